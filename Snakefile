@@ -1,0 +1,33 @@
+"""camrobust: noise robustness of Class Activation Maps (see README.md)."""
+
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/stage_data.smk"
+include: "rules/get_model.smk"
+include: "rules/noisy_images.smk"
+include: "rules/features.smk"
+include: "rules/cams.smk"
+include: "rules/segment.smk"
+include: "rules/score.smk"
+include: "rules/summarise.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
+
+
+localrules:
+    all,
+    stage_evaluation_images,
+    stage_training_images,
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

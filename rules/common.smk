@@ -1,0 +1,136 @@
+"""Shared helpers: validated config, output paths and input functions."""
+
+from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, MODEL_METHODS
+from camrobust.config import model_datasets, noise_params, noise_severities, validate_config
+from camrobust.noise import ATTACKS, NOISES
+
+config.update(validate_config(config))
+
+NAME = "[A-Za-z0-9][A-Za-z0-9_-]*"
+
+
+def one_of(names):
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+wildcard_constraints:
+    dataset=NAME,
+    model=NAME,
+    split="eval|train",
+    noise=one_of(NOISES),
+    condition=one_of(["clean", *NOISES]),
+    cam=one_of(CAM_METHODS),
+    set="preserving|changing",
+
+
+SEED = config["seed"]
+DEVICE = config["device"]
+BATCH_SIZE = config["batch_size"]
+GPU = 0 if DEVICE == "cpu" else 1
+
+
+def experiments():
+    """(dataset, model) pairs the config evaluates."""
+    return [(d, m) for m in config["models"] for d in model_datasets(config, m)]
+
+
+def dataset_spec(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def model_spec(wildcards):
+    return config["models"][wildcards.model]
+
+
+def image_size(wildcards):
+    size = config["datasets"][wildcards.dataset]["image_size"]
+    return [size, size]
+
+
+def severities(wildcards):
+    return noise_severities(config["noises"][wildcards.noise])
+
+
+def custom_noise_params(wildcards):
+    return noise_params(config["noises"][wildcards.noise])
+
+
+def training_images(wildcards):
+    if config["models"][wildcards.model]["kind"] == "trained":
+        return f"results/data/{wildcards.dataset}/train.zarr"
+    return []
+
+
+def model_files(wildcards):
+    prefix = f"results/models/{wildcards.dataset}/{wildcards.model}"
+    return {"card": f"{prefix}/card.json", "weights": f"{prefix}/weights.pt"}
+
+
+def noisy_images_path(dataset, model, noise):
+    if noise in ATTACKS:
+        return f"results/attacks/{dataset}/{model}/{noise}.zarr"
+    return f"results/noisy/{dataset}/{noise}.zarr"
+
+
+def condition_images(wildcards):
+    """Images of one condition: the clean store, or the noisy store of a noise type."""
+    if wildcards.condition == "clean":
+        return f"results/data/{wildcards.dataset}/eval.zarr"
+    return noisy_images_path(wildcards.dataset, wildcards.model, wildcards.condition)
+
+
+def score_tables():
+    return [
+        f"results/scores/{d}/{m}/{noise}/{cam}.parquet"
+        for d, m in experiments()
+        for noise in config["noises"]
+        for cam in config["cams"]
+    ]
+
+
+def attack_stores():
+    return {
+        f"{d}/{m}/{noise}": noisy_images_path(d, m, noise)
+        for d, m in experiments()
+        for noise in config["noises"]
+        if noise in ATTACKS
+    }
+
+
+def cam_stores(wildcards, condition):
+    prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}/{condition}"
+    return [f"{prefix}/{cam}.zarr" for cam in config["cams"]]
+
+
+STATISTICS = ["cam_methods", "cam_pairwise", "datasets", "noise_types", "severity_trend"]
+
+
+def figures():
+    per_experiment = [
+        f"results/report/{d}/{m}/{figure}.png"
+        for d, m in experiments()
+        for figure in ["robustness_heatmap", "severity_curves"]
+    ]
+    per_noise = [
+        f"results/report/{d}/{m}/{noise}/{figure}.png"
+        for d, m in experiments()
+        for noise in config["noises"]
+        for figure in [
+            "cam_overlays",
+            "critical_difference_preserving",
+            "critical_difference_changing",
+        ]
+    ]
+    return per_experiment + per_noise + [
+        "results/report/ranking_agreement.png",
+        "results/report/region_counts.png",
+        "results/report/change_rates.png",
+    ]
+
+
+def final_outputs():
+    return [
+        "results/summary/robustness.csv",
+        *[f"results/statistics/{name}.csv" for name in STATISTICS],
+        *figures(),
+    ]

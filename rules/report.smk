@@ -1,0 +1,133 @@
+rule plot_robustness_heatmap:
+    input:
+        "results/summary/robustness.csv",
+    output:
+        report(
+            "results/report/{dataset}/{model}/robustness_heatmap.png",
+            caption="../report/captions/rm_heatmap.rst",
+            category="Robustness",
+            subcategory="{dataset} / {model}",
+        ),
+    log:
+        "logs/plot_robustness_heatmap/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/plot_robustness_heatmap/{dataset}/{model}.tsv"
+    script:
+        "../workflow_scripts/plot_summary.py"
+
+
+rule plot_severity_curves:
+    input:
+        "results/summary/robustness.csv",
+    output:
+        report(
+            "results/report/{dataset}/{model}/severity_curves.png",
+            caption="../report/captions/severity_curves.rst",
+            category="Robustness",
+            subcategory="{dataset} / {model}",
+        ),
+    log:
+        "logs/plot_severity_curves/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/plot_severity_curves/{dataset}/{model}.tsv"
+    script:
+        "../workflow_scripts/plot_summary.py"
+
+
+rule plot_cam_overlays:
+    input:
+        unpack(model_files),
+        images="results/data/{dataset}/eval.zarr",
+        noisy=lambda wc: noisy_images_path(wc.dataset, wc.model, wc.noise),
+        segments="results/segments/{dataset}.zarr",
+        clean_features="results/features/{dataset}/{model}/clean.zarr",
+        noisy_features="results/features/{dataset}/{model}/{noise}.zarr",
+        clean_cams=lambda wc: cam_stores(wc, "clean"),
+        noisy_cams=lambda wc: cam_stores(wc, wc.noise),
+    output:
+        report(
+            "results/report/{dataset}/{model}/{noise}/cam_overlays.png",
+            caption="../report/captions/cam_overlay_grid.rst",
+            category="CAM overlays",
+            subcategory="{dataset} / {model}",
+        ),
+    params:
+        n_images=config["report"]["overlay_images"],
+    log:
+        "logs/plot_cam_overlays/{dataset}/{model}/{noise}.log",
+    benchmark:
+        "results/benchmarks/plot_cam_overlays/{dataset}/{model}/{noise}.tsv"
+    script:
+        "../workflow_scripts/plot_cam_overlays.py"
+
+
+rule plot_critical_difference:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_{set}.png",
+            caption="../report/captions/cd_diagram.rst",
+            category="Statistics",
+            subcategory="{dataset} / {model}",
+        ),
+    log:
+        "logs/plot_critical_difference/{dataset}/{model}/{noise}/{set}.log",
+    benchmark:
+        "results/benchmarks/plot_critical_difference/{dataset}/{model}/{noise}/{set}.tsv"
+    script:
+        "../workflow_scripts/plot_critical_difference.py"
+
+
+rule plot_ranking_agreement:
+    input:
+        "results/summary/robustness.csv",
+    output:
+        figure=report(
+            "results/report/ranking_agreement.png",
+            caption="../report/captions/ranking_agreement.rst",
+            category="Summary",
+        ),
+        table="results/summary/ranking_agreement.csv",
+    log:
+        "logs/plot_ranking_agreement/plot_ranking_agreement.log",
+    benchmark:
+        "results/benchmarks/plot_ranking_agreement/plot_ranking_agreement.tsv"
+    script:
+        "../workflow_scripts/plot_summary.py"
+
+
+rule plot_change_rates:
+    input:
+        "results/summary/robustness.csv",
+    output:
+        report(
+            "results/report/change_rates.png",
+            caption="../report/captions/attack_success.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/plot_change_rates/plot_change_rates.log",
+    benchmark:
+        "results/benchmarks/plot_change_rates/plot_change_rates.tsv"
+    script:
+        "../workflow_scripts/plot_summary.py"
+
+
+rule plot_region_counts:
+    input:
+        expand("results/segments/{dataset}.zarr", dataset=config["datasets"]),
+    output:
+        report(
+            "results/report/region_counts.png",
+            caption="../report/captions/region_count_histogram.rst",
+            category="Summary",
+        ),
+    params:
+        datasets=list(config["datasets"]),
+    log:
+        "logs/plot_region_counts/plot_region_counts.log",
+    benchmark:
+        "results/benchmarks/plot_region_counts/plot_region_counts.tsv"
+    script:
+        "../workflow_scripts/plot_region_counts.py"

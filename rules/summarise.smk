@@ -1,0 +1,114 @@
+rule collect_scores:
+    input:
+        score_tables(),
+    output:
+        "results/summary/scores.parquet",
+    log:
+        "logs/collect_scores/collect_scores.log",
+    benchmark:
+        "results/benchmarks/collect_scores/collect_scores.tsv"
+    script:
+        "../workflow_scripts/collect_scores.py"
+
+
+rule summarise_robustness:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/summary/robustness.csv",
+            caption="../report/captions/robustness_table.rst",
+            category="Summary",
+        ),
+    params:
+        attacks=sorted(ATTACKS),
+        n_bootstrap=config["metric"]["n_bootstrap"],
+        ci=config["metric"]["ci"],
+        seed=SEED,
+    log:
+        "logs/summarise_robustness/summarise_robustness.log",
+    benchmark:
+        "results/benchmarks/summarise_robustness/summarise_robustness.tsv"
+    script:
+        "../workflow_scripts/summarise_robustness.py"
+
+
+rule test_cam_methods:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        omnibus=report(
+            "results/statistics/cam_methods.csv",
+            caption="../report/captions/cam_method_tests.rst",
+            category="Statistics",
+        ),
+        pairwise=report(
+            "results/statistics/cam_pairwise.csv",
+            caption="../report/captions/cam_pairwise_tests.rst",
+            category="Statistics",
+        ),
+    params:
+        alpha=config["statistics"]["alpha"],
+    log:
+        "logs/test_cam_methods/test_cam_methods.log",
+    benchmark:
+        "results/benchmarks/test_cam_methods/test_cam_methods.tsv"
+    script:
+        "../workflow_scripts/statistical_tests.py"
+
+
+rule test_datasets:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/statistics/datasets.csv",
+            caption="../report/captions/dataset_tests.rst",
+            category="Statistics",
+        ),
+    params:
+        alpha=config["statistics"]["alpha"],
+    log:
+        "logs/test_datasets/test_datasets.log",
+    benchmark:
+        "results/benchmarks/test_datasets/test_datasets.tsv"
+    script:
+        "../workflow_scripts/statistical_tests.py"
+
+
+rule test_noise_types:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/statistics/noise_types.csv",
+            caption="../report/captions/noise_type_tests.rst",
+            category="Statistics",
+        ),
+    params:
+        alpha=config["statistics"]["alpha"],
+    log:
+        "logs/test_noise_types/test_noise_types.log",
+    benchmark:
+        "results/benchmarks/test_noise_types/test_noise_types.tsv"
+    script:
+        "../workflow_scripts/statistical_tests.py"
+
+
+rule test_severity_trend:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/statistics/severity_trend.csv",
+            caption="../report/captions/severity_trend_tests.rst",
+            category="Statistics",
+        ),
+    params:
+        alpha=config["statistics"]["alpha"],
+    log:
+        "logs/test_severity_trend/test_severity_trend.log",
+    benchmark:
+        "results/benchmarks/test_severity_trend/test_severity_trend.tsv"
+    script:
+        "../workflow_scripts/statistical_tests.py"

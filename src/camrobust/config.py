@@ -1,0 +1,137 @@
+"""Workflow configuration: schema validation with defaults, then checks against the registries.
+
+Every error names the config key and, where there is a fixed set, the allowed values, and is
+raised before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be run, with the key it came from."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config key '{key}': {message}")
+        self.key = key
+
+
+def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
+    """Validator class that also fills in the schema's ``default`` values."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(part) for part in path) or "<top level>"
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate ``config`` against the JSON schema and return a copy with defaults filled in."""
+    schema = dict(schema or load_schema())
+    filled = copy.deepcopy(dict(config))
+    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
+    if error is not None:
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            allowed = sorted(schema["properties"])
+            raise ConfigError(_key(error.absolute_path), f"{error.message}; allowed keys: {allowed}")
+        raise ConfigError(_key(error.absolute_path), error.message)
+    return filled
+
+
+def noise_severities(entry: list[int] | Mapping[str, Any]) -> list[int]:
+    """Severity list of one ``noises`` entry (a list, or a mapping with ``severities``)."""
+    return list(entry["severities"] if isinstance(entry, Mapping) else entry)
+
+
+def noise_params(entry: list[int] | Mapping[str, Any]) -> list[float] | None:
+    """Custom per-severity parameters of one ``noises`` entry, or None for the built-in table."""
+    return list(entry["params"]) if isinstance(entry, Mapping) and "params" in entry else None
+
+
+def _check_noises(config: Mapping[str, Any]) -> None:
+    from camrobust.noise import NOISES
+
+    for name, entry in config["noises"].items():
+        params = noise_params(entry)
+        levels = len(params) if params is not None else len(NOISES[name].params)
+        for severity in noise_severities(entry):
+            if not 1 <= severity <= levels:
+                raise ConfigError(f"noises.{name}", f"severity {severity} out of range 1..{levels}")
+
+
+def _check_datasets(config: Mapping[str, Any]) -> None:
+    for name, spec in config["datasets"].items():
+        if spec["kind"] in ("imagefolder", "imagenet_val"):
+            root = spec.get("root")
+            if root is None:
+                raise ConfigError(f"datasets.{name}.root", f"required for kind {spec['kind']!r}")
+            if not Path(root).is_dir():
+                raise ConfigError(f"datasets.{name}.root", f"folder {root!r} does not exist")
+        if spec["kind"] == "shapes" and "variant" not in spec:
+            raise ConfigError(f"datasets.{name}.variant", "required for kind 'shapes' (plain or cluttered)")
+
+
+def _check_models(config: Mapping[str, Any]) -> None:
+    from camrobust.models import ARCHS
+
+    for name, spec in config["models"].items():
+        if spec["arch"] not in ARCHS:
+            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec['arch']!r}; allowed: {sorted(ARCHS)}")
+        for dataset in spec.get("datasets", []):
+            if dataset not in config["datasets"]:
+                raise ConfigError(f"models.{name}.datasets", f"unknown dataset {dataset!r}; defined: {sorted(config['datasets'])}")
+        if spec["kind"] == "trained":
+            for dataset in model_datasets(config, name):
+                if config["datasets"][dataset]["kind"] != "shapes":
+                    raise ConfigError(
+                        f"models.{name}.kind",
+                        f"'trained' needs a dataset with a training split (kind shapes); {dataset!r} has none",
+                    )
+        if spec["kind"] == "checkpoint":
+            path = spec.get("path")
+            if path is None or not Path(path).is_file():
+                raise ConfigError(f"models.{name}.path", f"checkpoint file {path!r} does not exist")
+
+
+def model_datasets(config: Mapping[str, Any], model: str) -> list[str]:
+    """Datasets a model is evaluated on (all, unless the model lists some)."""
+    return list(config["models"][model].get("datasets") or config["datasets"])
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Schema validation with defaults, then registry and file checks; returns the filled config."""
+    filled = apply_schema(config)
+    _check_datasets(filled)
+    _check_models(filled)
+    _check_noises(filled)
+    return filled
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read and validate a YAML config file."""
+    with open(path) as handle:
+        return validate_config(yaml.safe_load(handle))

@@ -1,0 +1,38 @@
+"""Per-job logging: everything a stage prints (progress bars included) goes to its log file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+
+import torch
+
+
+@contextmanager
+def job_log(path: str | os.PathLike[str], threads: int = 1) -> Iterator[logging.Logger]:
+    """Send stdout, stderr and the ``camrobust`` logger to ``path``; use ``threads`` torch threads.
+
+    A failing stage's traceback ends up in the log as well as on the console.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+    logger = logging.getLogger("camrobust")
+    with open(path, "w", buffering=1) as handle, redirect_stdout(handle), redirect_stderr(handle):
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        started = time.perf_counter()
+        try:
+            yield logger
+        except BaseException:
+            logger.exception("stage failed")
+            raise
+        finally:
+            logger.info("finished in %.1f s", time.perf_counter() - started)
+            logger.removeHandler(handler)
+            sys.stdout.flush()

@@ -1,0 +1,125 @@
+"""The whole workflow end to end on a tiny config: outputs, caching and incremental reruns."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from tests.workflow import REPO, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+AGGREGATES = {
+    "collect_scores": 1,
+    "summarise_robustness": 1,
+    "test_cam_methods": 1,
+    "test_datasets": 1,
+    "test_noise_types": 1,
+    "test_severity_trend": 1,
+    "plot_robustness_heatmap": 1,
+    "plot_severity_curves": 1,
+    "plot_ranking_agreement": 1,
+    "plot_change_rates": 1,
+    "all": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_config() -> dict:
+    return yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_config: dict) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    write_config(workdir, tiny_config)
+    snakemake(workdir)
+    snakemake(workdir, "--report", "results/report.html")
+    return workdir
+
+
+def test_summary_has_a_row_per_severity_and_pooled(finished_run: Path, tiny_config: dict) -> None:
+    summary = pd.read_csv(finished_run / "results/summary/robustness.csv", dtype={"severity": str})
+    expected = {
+        ("tiny", "vgg", cam, noise, str(severity))
+        for cam in tiny_config["cams"]
+        for noise, severities in tiny_config["noises"].items()
+        for severity in [*severities, "all"]
+    }
+    keys = set(summary[["dataset", "model", "cam", "noise", "severity"]].itertuples(index=False, name=None))
+    assert keys == expected and len(summary) == len(expected)
+    assert (summary["n_same"] + summary["n_changed"] + summary["n_nan"]).isin([12, 24]).all()
+    for column in ["consistency", "responsiveness", "rm"]:
+        values = summary[column].dropna()
+        assert ((values >= 0) & (values <= 1)).all()
+        missing = summary[column].isna()
+        assert (summary.loc[missing, "reason"].fillna("") != "").all(), f"NaN {column} without a reason"
+    pooled = summary[summary["severity"] == "all"].set_index(["cam", "noise"])
+    assert np.allclose(pooled["rm"].fillna(-1), (pooled["consistency"] * pooled["responsiveness"]).fillna(-1))
+
+
+def test_scores_match_predictions_and_summary(finished_run: Path) -> None:
+    scores = pd.read_parquet(finished_run / "results/summary/scores.parquet")
+    assert len(scores) == 3 * (2 + 1) * 12
+    assert (scores["changed"] == (scores["y_clean"] != scores["y_noisy"])).all()
+    assert scores["rbo"].between(0, 1).all()
+    same = scores[(scores.cam == "gradcam") & (scores.noise == "gaussian_noise") & ~scores.changed]
+    summary = pd.read_csv(finished_run / "results/summary/robustness.csv", dtype={"severity": str})
+    row = summary[(summary.cam == "gradcam") & (summary.noise == "gaussian_noise") & (summary.severity == "all")]
+    assert row["consistency"].item() == pytest.approx(same["rbo"].mean(), abs=1e-6)
+
+
+def test_stores_open_with_xarray_and_named_dimensions(finished_run: Path) -> None:
+    noisy = xr.open_zarr(finished_run / "results/noisy/tiny/gaussian_noise.zarr")
+    assert noisy["images"].dims == ("image", "severity", "y", "x", "channel")
+    assert noisy["images"].shape == (12, 2, 32, 32, 3)
+    maps = xr.open_zarr(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr")["maps"]
+    assert maps.dims == ("image", "severity", "y", "x")
+    assert float(maps.min()) >= 0 and float(maps.max()) <= 1
+
+
+def test_statistics_tables_have_the_documented_columns(finished_run: Path) -> None:
+    for name in ["cam_methods", "cam_pairwise", "datasets", "noise_types", "severity_trend"]:
+        table = pd.read_csv(finished_run / f"results/statistics/{name}.csv")
+        assert {"n", "statistic", "p", "p_corr", "effect_size", "note"} <= set(table.columns), name
+        assert len(table) > 0
+
+
+def test_report_is_one_html_file_with_the_figures(finished_run: Path) -> None:
+    report = finished_run / "results/report.html"
+    assert report.stat().st_size > 100_000
+    assert "robustness_heatmap.png" in report.read_text(errors="ignore")
+    for figure in (finished_run / "results/report").rglob("*.png"):
+        assert figure.stat().st_size > 5_000, figure
+
+
+def test_every_job_wrote_its_log(finished_run: Path) -> None:
+    logs = list((finished_run / "logs").rglob("*.log"))
+    assert len(logs) >= 30
+    assert any("finished in" in log.read_text() for log in logs)
+
+
+def test_nothing_to_do_after_a_run(finished_run: Path) -> None:
+    assert planned_jobs(finished_run) == {}
+
+
+def test_adding_a_cam_plans_only_its_jobs_and_the_aggregates(finished_run: Path, tiny_config: dict) -> None:
+    config = copy.deepcopy(tiny_config)
+    config["cams"].append("gradcampp")
+    write_config(finished_run, config, "plus_cam.yaml")
+    planned = planned_jobs(finished_run, config="plus_cam.yaml")
+    conditions = 1 + len(config["noises"])
+    expected = {
+        "gradient_cams": conditions,
+        "score_cams": len(config["noises"]),
+        "plot_cam_overlays": len(config["noises"]),
+        "plot_critical_difference": 2 * len(config["noises"]),
+        **AGGREGATES,
+    }
+    assert dict(planned) == expected

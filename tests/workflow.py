@@ -1,0 +1,53 @@
+"""Running the Snakemake workflow from tests: in a scratch directory, on a given config."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(
+    workdir: Path, *args: str, config: str = "config.yaml", check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the repository's workflow with ``workdir`` as working directory on ``workdir/config``."""
+    command = [
+        *SNAKEMAKE,
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / config),
+        "--cores", "2",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str, config: str = "config.yaml") -> Counter[str]:
+    """Rule -> number of jobs a dry run would execute (empty when there is nothing to do)."""
+    result = snakemake(workdir, "--dry-run", *args, config=config)
+    output = result.stdout + result.stderr
+    counts: Counter[str] = Counter()
+    table = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal", output, re.S)
+    if table:
+        for line in table.group(1).splitlines():
+            rule, count = line.split()
+            counts[rule] = int(count)
+    elif "Nothing to be done" not in output:
+        raise AssertionError(f"cannot read the dry run's job list:\n{output[-4000:]}")
+    return counts
