@@ -1,6 +1,5 @@
 """camrobust: noise robustness of Class Activation Maps (see README.md)."""
 
-
 if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
@@ -28,6 +27,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -3,14 +3,14 @@ rule gradient_cams:
         "results/features/{dataset}/{model}/{condition}.zarr",
     output:
         directory("results/cams/{dataset}/{model}/{condition}/{cam}.zarr"),
-    params:
-        image_size=image_size,
-    wildcard_constraints:
-        cam=one_of(GRADIENT_METHODS),
     log:
         "logs/gradient_cams/{dataset}/{model}/{condition}/{cam}.log",
     benchmark:
         "results/benchmarks/gradient_cams/{dataset}/{model}/{condition}/{cam}.tsv"
+    wildcard_constraints:
+        cam=one_of(GRADIENT_METHODS),
+    params:
+        image_size=image_size,
     script:
         "../workflow_scripts/gradient_cams.py"
 
@@ -22,18 +22,18 @@ rule model_cams:
         features="results/features/{dataset}/{model}/{condition}.zarr",
     output:
         directory("results/cams/{dataset}/{model}/{condition}/{cam}.zarr"),
-    params:
-        batch_size=BATCH_SIZE,
-        channel_batch_size=config["cam_options"]["channel_batch_size"],
-        device=DEVICE,
+    log:
+        "logs/model_cams/{dataset}/{model}/{condition}/{cam}.log",
+    benchmark:
+        "results/benchmarks/model_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
         cam=one_of(MODEL_METHODS),
     threads: 2
     resources:
         gpu=GPU,
-    log:
-        "logs/model_cams/{dataset}/{model}/{condition}/{cam}.log",
-    benchmark:
-        "results/benchmarks/model_cams/{dataset}/{model}/{condition}/{cam}.tsv"
+    params:
+        batch_size=BATCH_SIZE,
+        channel_batch_size=config["cam_options"]["channel_batch_size"],
+        device=DEVICE,
     script:
         "../workflow_scripts/model_cams.py"

@@ -1,7 +1,12 @@
 """Shared helpers: validated config, output paths and input functions."""
 
 from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, MODEL_METHODS
-from camrobust.config import model_datasets, noise_params, noise_severities, validate_config
+from camrobust.config import (
+    model_datasets,
+    noise_params,
+    noise_severities,
+    validate_config,
+)
 from camrobust.noise import ATTACKS, NOISES
 
 config.update(validate_config(config))
@@ -45,6 +50,12 @@ def model_spec(wildcards):
 def image_size(wildcards):
     size = config["datasets"][wildcards.dataset]["image_size"]
     return [size, size]
+
+
+def segmentation_setting(wildcards):
+    return config["datasets"][wildcards.dataset].get("segmentation") or config.get(
+        "segmentation", {}
+    )
 
 
 def severities(wildcards):
@@ -102,7 +113,13 @@ def cam_stores(wildcards, condition):
     return [f"{prefix}/{cam}.zarr" for cam in config["cams"]]
 
 
-STATISTICS = ["cam_methods", "cam_pairwise", "datasets", "noise_types", "severity_trend"]
+STATISTICS = [
+    "cam_methods",
+    "cam_pairwise",
+    "datasets",
+    "noise_types",
+    "severity_trend",
+]
 
 
 def figures():
@@ -121,11 +138,15 @@ def figures():
             "critical_difference_changing",
         ]
     ]
-    return per_experiment + per_noise + [
-        "results/report/ranking_agreement.png",
-        "results/report/region_counts.png",
-        "results/report/change_rates.png",
-    ]
+    return (
+        per_experiment
+        + per_noise
+        + [
+            "results/report/ranking_agreement.png",
+            "results/report/region_counts.png",
+            "results/report/change_rates.png",
+        ]
+    )
 
 
 def final_outputs():

@@ -3,16 +3,16 @@ rule perturb_images:
         "results/data/{dataset}/eval.zarr",
     output:
         directory("results/noisy/{dataset}/{noise}.zarr"),
-    params:
-        severities=severities,
-        noise_params=custom_noise_params,
-        seed=SEED,
-    wildcard_constraints:
-        noise=one_of(set(NOISES) - set(ATTACKS)),
     log:
         "logs/perturb_images/{dataset}/{noise}.log",
     benchmark:
         "results/benchmarks/perturb_images/{dataset}/{noise}.tsv"
+    wildcard_constraints:
+        noise=one_of(set(NOISES) - set(ATTACKS)),
+    params:
+        severities=severities,
+        noise_params=custom_noise_params,
+        seed=SEED,
     script:
         "../workflow_scripts/perturb_images.py"
 
@@ -23,20 +23,20 @@ rule attack_images:
         images="results/data/{dataset}/eval.zarr",
     output:
         directory("results/attacks/{dataset}/{model}/{noise}.zarr"),
+    log:
+        "logs/attack_images/{dataset}/{model}/{noise}.log",
+    benchmark:
+        "results/benchmarks/attack_images/{dataset}/{model}/{noise}.tsv"
+    wildcard_constraints:
+        noise=one_of(ATTACKS),
+    threads: 2
+    resources:
+        gpu=GPU,
     params:
         severities=severities,
         noise_params=custom_noise_params,
         seed=SEED,
         batch_size=BATCH_SIZE,
         device=DEVICE,
-    wildcard_constraints:
-        noise=one_of(ATTACKS),
-    threads: 2
-    resources:
-        gpu=GPU,
-    log:
-        "logs/attack_images/{dataset}/{model}/{noise}.log",
-    benchmark:
-        "results/benchmarks/attack_images/{dataset}/{model}/{noise}.tsv"
     script:
         "../workflow_scripts/attack_images.py"

@@ -51,12 +51,12 @@ rule plot_cam_overlays:
             category="CAM overlays",
             subcategory="{dataset} / {model}",
         ),
-    params:
-        n_images=config["report"]["overlay_images"],
     log:
         "logs/plot_cam_overlays/{dataset}/{model}/{noise}.log",
     benchmark:
         "results/benchmarks/plot_cam_overlays/{dataset}/{model}/{noise}.tsv"
+    params:
+        n_images=config["report"]["overlay_images"],
     script:
         "../workflow_scripts/plot_cam_overlays.py"
 
@@ -123,11 +123,11 @@ rule plot_region_counts:
             caption="../report/captions/region_count_histogram.rst",
             category="Summary",
         ),
-    params:
-        datasets=list(config["datasets"]),
     log:
         "logs/plot_region_counts/plot_region_counts.log",
     benchmark:
         "results/benchmarks/plot_region_counts/plot_region_counts.tsv"
+    params:
+        datasets=list(config["datasets"]),
     script:
         "../workflow_scripts/plot_region_counts.py"

@@ -8,12 +8,12 @@ rule score_cams:
         noisy_cams="results/cams/{dataset}/{model}/{noise}/{cam}.zarr",
     output:
         "results/scores/{dataset}/{model}/{noise}/{cam}.parquet",
-    params:
-        rbo_p=config["metric"]["rbo_p"],
-        topk=config["metric"]["topk"],
     log:
         "logs/score_cams/{dataset}/{model}/{noise}/{cam}.log",
     benchmark:
         "results/benchmarks/score_cams/{dataset}/{model}/{noise}/{cam}.tsv"
+    params:
+        rbo_p=config["metric"]["rbo_p"],
+        topk=config["metric"]["topk"],
     script:
         "../workflow_scripts/score_cams.py"

@@ -1,13 +1,13 @@
 rule stage_evaluation_images:
     output:
         directory("results/data/{dataset}/eval.zarr"),
-    params:
-        spec=dataset_spec,
-        seed=SEED,
     log:
         "logs/stage_evaluation_images/{dataset}.log",
     benchmark:
         "results/benchmarks/stage_evaluation_images/{dataset}.tsv"
+    params:
+        spec=dataset_spec,
+        seed=SEED,
     script:
         "../workflow_scripts/stage_images.py"
 
@@ -15,12 +15,12 @@ rule stage_evaluation_images:
 rule stage_training_images:
     output:
         directory("results/data/{dataset}/train.zarr"),
-    params:
-        spec=dataset_spec,
-        seed=SEED,
     log:
         "logs/stage_training_images/{dataset}.log",
     benchmark:
         "results/benchmarks/stage_training_images/{dataset}.tsv"
+    params:
+        spec=dataset_spec,
+        seed=SEED,
     script:
         "../workflow_scripts/stage_images.py"

@@ -20,15 +20,15 @@ rule summarise_robustness:
             caption="../report/captions/robustness_table.rst",
             category="Summary",
         ),
+    log:
+        "logs/summarise_robustness/summarise_robustness.log",
+    benchmark:
+        "results/benchmarks/summarise_robustness/summarise_robustness.tsv"
     params:
         attacks=sorted(ATTACKS),
         n_bootstrap=config["metric"]["n_bootstrap"],
         ci=config["metric"]["ci"],
         seed=SEED,
-    log:
-        "logs/summarise_robustness/summarise_robustness.log",
-    benchmark:
-        "results/benchmarks/summarise_robustness/summarise_robustness.tsv"
     script:
         "../workflow_scripts/summarise_robustness.py"
 
@@ -47,12 +47,12 @@ rule test_cam_methods:
             caption="../report/captions/cam_pairwise_tests.rst",
             category="Statistics",
         ),
-    params:
-        alpha=config["statistics"]["alpha"],
     log:
         "logs/test_cam_methods/test_cam_methods.log",
     benchmark:
         "results/benchmarks/test_cam_methods/test_cam_methods.tsv"
+    params:
+        alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -66,12 +66,12 @@ rule test_datasets:
             caption="../report/captions/dataset_tests.rst",
             category="Statistics",
         ),
-    params:
-        alpha=config["statistics"]["alpha"],
     log:
         "logs/test_datasets/test_datasets.log",
     benchmark:
         "results/benchmarks/test_datasets/test_datasets.tsv"
+    params:
+        alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -85,12 +85,12 @@ rule test_noise_types:
             caption="../report/captions/noise_type_tests.rst",
             category="Statistics",
         ),
-    params:
-        alpha=config["statistics"]["alpha"],
     log:
         "logs/test_noise_types/test_noise_types.log",
     benchmark:
         "results/benchmarks/test_noise_types/test_noise_types.tsv"
+    params:
+        alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -104,11 +104,11 @@ rule test_severity_trend:
             caption="../report/captions/severity_trend_tests.rst",
             category="Statistics",
         ),
-    params:
-        alpha=config["statistics"]["alpha"],
     log:
         "logs/test_severity_trend/test_severity_trend.log",
     benchmark:
         "results/benchmarks/test_severity_trend/test_severity_trend.tsv"
+    params:
+        alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"

@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
-
-from tests.workflow import REPO, planned_jobs, snakemake, write_config
+from tests.workflow import planned_jobs, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -28,20 +26,6 @@ AGGREGATES = {
     "plot_change_rates": 1,
     "all": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_config() -> dict:
-    return yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_config: dict) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    write_config(workdir, tiny_config)
-    snakemake(workdir)
-    snakemake(workdir, "--report", "results/report.html")
-    return workdir
 
 
 def test_summary_has_a_row_per_severity_and_pooled(finished_run: Path, tiny_config: dict) -> None:

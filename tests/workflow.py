@@ -29,6 +29,7 @@ def snakemake(
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(workdir / config),
+        "--workflow-profile", str(REPO / "profiles" / "local"),
         "--cores", "2",
         *args,
     ]

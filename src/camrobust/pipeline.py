@@ -20,7 +20,6 @@ Store layouts (all Zarr, dimension names for xarray):
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -459,10 +458,9 @@ def summarise_robustness(
 ) -> pd.DataFrame:
     """Robustness summary: C, R, RM with CIs per severity and pooled, plus the similarity means.
 
-    ``sensitivity_mean`` is the mean relative sensitivity over images; ``sensitivity_max`` the mean
-    over images of each image's largest sensitivity over the severities of the row (Avg- and
-    Max-Sensitivity). ``change_rate`` is the share of images whose prediction the noise changed
-    (the attack success rate for attacks).
+    The similarity columns come from :func:`camrobust.robustness.similarity_summary` (Avg- and
+    Max-Sensitivity among them). ``change_rate`` is the share of image-severity pairs whose
+    prediction the noise changed (the attack success rate for attacks).
     """
     from camrobust import robustness
 
@@ -473,14 +471,11 @@ def summarise_robustness(
     per_severity["severity"] = per_severity["severity"].astype(str)
 
     def means(by: list[str]) -> pd.DataFrame:
+        frame = robustness.similarity_summary(scores, by).drop(columns="n")
         grouped = scores.groupby(by, sort=True)
-        frame = grouped[["spearman", "iou_top20", "ssim", "l1", "sensitivity"]].mean()
-        frame = frame.rename(columns={"sensitivity": "sensitivity_mean"})
-        per_image_max = scores.groupby(by + ["image_id"])["sensitivity"].max().groupby(by).mean()
-        frame["sensitivity_max"] = per_image_max
-        frame["change_rate"] = grouped["changed"].mean()
-        frame["mean_regions"] = grouped["n_regions"].mean()
-        return frame.reset_index()
+        frame["change_rate"] = grouped["changed"].mean().to_numpy()
+        frame["mean_regions"] = grouped["n_regions"].mean().to_numpy()
+        return frame
 
     severity_means = means(keys + ["severity"])
     severity_means["severity"] = severity_means["severity"].astype(str)
@@ -495,12 +490,6 @@ def summarise_robustness(
     summary = summary.sort_values(keys + ["severity_order"]).drop(columns="severity_order").reset_index(drop=True)
     summary.to_csv(out, index=False, float_format="%.6g")
     return summary
-
-
-def write_json(data: Mapping[str, Any], path: PathLike) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
 
 
 # --------------------------------------------------------------------------- report

@@ -33,8 +33,9 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory that is renamed to ``path`` only if the block succeeds."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed job
     temporary = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(temporary, ignore_errors=True)
     try:
         yield temporary
     except BaseException:

@@ -1,0 +1,118 @@
+"""GPU check of the CAM engine: CUDA maps equal CPU maps for all ten methods (resnet50 with seeded
+weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison),
+then CUDA throughput in images/s with torch's default TF32 settings: one forward+backward and the
+gradient family at batch 64, ScoreCAM / AblationCAM on a smaller batch. Exit status 0 = all maps
+agree. Without CUDA it says so and exits 1; ``--device cpu`` dry-runs the same logic on the CPU.
+
+    .venv/bin/python benchmarks/gpu_check.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+
+import torch
+import torchvision
+from cam_throughput import forward_backward, ours, timed
+
+from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, compute_cams, model_cams
+
+TOLERANCE = 1e-3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a dry run")
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--layer", default="layer4")
+    parser.add_argument("--compare-images", type=int, default=2)
+    parser.add_argument("--compare-size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=64, help="images per gradient-family batch")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--model-images", type=int, default=4, help="images in the ScoreCAM/AblationCAM runs")
+    parser.add_argument("--channel-batch", type=int, default=256, help="(image, channel) pairs per forward")
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser.parse_args()
+
+
+def compare(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> bool:
+    """Max |CUDA map - CPU map| per method, with the CPU's predicted classes as targets."""
+    inputs = torch.randn(
+        args.compare_images,
+        3,
+        args.compare_size,
+        args.compare_size,
+        generator=torch.Generator().manual_seed(1),
+    )
+    with torch.no_grad():
+        targets = model(inputs).argmax(1)
+    on_cpu = compute_cams(model, args.layer, inputs, CAM_METHODS, targets, args.channel_batch)
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        on_device = compute_cams(
+            copy.deepcopy(model).to(device),
+            args.layer,
+            inputs.to(device),
+            CAM_METHODS,
+            targets.to(device),
+            args.channel_batch,
+        )
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    print(
+        f"{device} vs cpu, {args.arch} {args.layer}, {args.compare_images} images {args.compare_size} px "
+        f"(tolerance {TOLERANCE})"
+    )
+    agree = True
+    for name in CAM_METHODS:
+        diff = float((on_device[name].cpu() - on_cpu[name]).abs().max())
+        agree &= diff <= TOLERANCE
+        print(f"  {name:20s} max |diff| {diff:.2e} {'ok' if diff <= TOLERANCE else 'FAIL'}")
+    return agree
+
+
+def throughput(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> None:
+    model = copy.deepcopy(model).to(device)
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    with torch.no_grad():
+        targets = model(x).argmax(1)
+    print(f"throughput on {device}, {args.arch} {args.size} px (images/s, median of {args.repeats})")
+    seconds = timed(lambda: forward_backward(model, x, targets), args.repeats, device)
+    print(f"  one forward+backward, batch {args.batch:3d}        {args.batch / seconds:9.1f}")
+    seconds = timed(lambda: ours(model, args.layer, x, list(GRADIENT_METHODS)), args.repeats, device)
+    print(f"  gradient family (8 methods), batch {args.batch:3d}  {args.batch / seconds:9.1f}")
+    small = x[: args.model_images]
+    for name in ("scorecam", "ablationcam"):
+        seconds = timed(
+            lambda name=name: model_cams(model, args.layer, small, None, [name], args.channel_batch),
+            1,
+            device,
+        )
+        print(
+            f"  {name}, {len(small)} images, channel batch {args.channel_batch}  {len(small) / seconds:9.2f}"
+        )
+
+
+def main() -> None:
+    args = parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(
+            f"gpu_check: --device {args.device} but CUDA is not available (torch {torch.__version__}, "
+            "torch.cuda.is_available() is False); run on a machine with an NVIDIA GPU, "
+            "or --device cpu for a dry run"
+        )
+        sys.exit(1)
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.arch)(weights=None).eval()
+    agree = compare(model, device, args)
+    throughput(model, device, args)
+    print("PASS: all maps agree" if agree else f"FAIL: some maps differ by more than {TOLERANCE}")
+    sys.exit(0 if agree else 1)
+
+
+if __name__ == "__main__":
+    main()

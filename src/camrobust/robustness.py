@@ -1,0 +1,195 @@
+"""Consistency, responsiveness and robustness RM per group of the score table, with CIs.
+
+For the rows of one group (e.g. one dataset, model, cam, noise and severity; or pooled over
+severities by leaving ``severity`` out of ``by``), with r = rbo::
+
+    C  = mean of r       over rows with changed == False   (class-preserving pairs)
+    R  = mean of (1 - r) over rows with changed == True    (class-changing pairs)
+    RM = C * R
+
+Rows whose rbo is NaN are left out and counted in ``n_nan``. Where a set is empty, C or R
+(and RM) is NaN and ``reason`` says which set is missing: never 0, never a dropped row.
+
+Uncertainty: percentile bootstrap over images. Each of ``n_boot`` replicates draws the
+group's images with replacement (all rows of a drawn image come along, so pooled rows of one
+image stay together); C*, R*, RM* are computed from the drawn rows and the CI is the
+((1 - ci)/2, (1 + ci)/2) quantile of the replicates, ignoring replicates in which a set is
+empty. The generator is seeded from ``seed`` and the group's key (blake2b), so a group's CI
+does not depend on the other groups or their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from camrobust.seeding import image_generator
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("image_id", "changed", "rbo")
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "n",
+    "n_nan",
+    "n_same",
+    "n_changed",
+    "consistency",
+    "consistency_lo",
+    "consistency_hi",
+    "responsiveness",
+    "responsiveness_lo",
+    "responsiveness_hi",
+    "rm",
+    "rm_lo",
+    "rm_hi",
+    "reason",
+)
+NO_PRESERVING = "no class-preserving pairs"
+NO_CHANGING = "no class-changing pairs"
+
+
+def robustness_table(
+    scores: pd.DataFrame,
+    by: Sequence[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """One row per group of ``by`` with the columns ``by`` + :data:`SUMMARY_COLUMNS`.
+
+    ``scores`` needs ``image_id``, ``changed`` (bool) and ``rbo``; images are told apart by
+    ``(dataset, image_id)`` where a ``dataset`` column exists. ``n_boot = 0`` leaves the CI
+    columns NaN. Groups come out sorted by their key.
+    """
+    by = list(by)
+    _check_inputs(scores, by, n_boot, ci)
+    if not by:
+        return pd.DataFrame([_summarise(scores, (), n_boot, seed, ci)], columns=list(SUMMARY_COLUMNS))
+    rows = []
+    for key, group in scores.groupby(by, sort=True, dropna=False):
+        key = _key_tuple(key)
+        rows.append({**dict(zip(by, key, strict=True)), **_summarise(group, key, n_boot, seed, ci)})
+    return pd.DataFrame(rows, columns=by + list(SUMMARY_COLUMNS))
+
+
+def _check_inputs(scores: pd.DataFrame, by: list[str], n_boot: int, ci: float) -> None:
+    missing = [column for column in (*REQUIRED_COLUMNS, *by) if column not in scores.columns]
+    if missing:
+        raise ValueError(
+            f"scores lack column(s) {', '.join(missing)}; available: {', '.join(map(str, scores.columns))}"
+        )
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie in (0, 1), got {ci}")
+
+
+def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: float) -> dict:
+    """C, R, RM, counts, reason and bootstrap CIs of one group's rows."""
+    similarity = group["rbo"].to_numpy(dtype=np.float64)
+    scored = ~np.isnan(similarity)
+    changed = group["changed"].to_numpy(dtype=bool)[scored]
+    similarity = similarity[scored]
+    image_keys = _image_keys(group)[scored]
+    per_image = _per_image_sums(image_keys, similarity, changed)
+    estimate = _statistics(*(total.sum(axis=-1) for total in per_image))
+    n_same, n_changed = int((~changed).sum()), int(changed.sum())
+    reasons = [text for empty, text in ((n_same == 0, NO_PRESERVING), (n_changed == 0, NO_CHANGING)) if empty]
+    summary = {
+        "n": len(group),
+        "n_nan": int((~scored).sum()),
+        "n_same": n_same,
+        "n_changed": n_changed,
+        "reason": "; ".join(reasons),
+    }
+    bounds = _bootstrap(per_image, n_boot, image_generator("robustness_bootstrap", seed, *key), ci)
+    for name, value, (low, high) in zip(
+        ("consistency", "responsiveness", "rm"), estimate, bounds, strict=True
+    ):
+        summary.update({name: float(value), f"{name}_lo": low, f"{name}_hi": high})
+    return summary
+
+
+def _image_keys(group: pd.DataFrame) -> np.ndarray:
+    """Integer code per row identifying its image, (dataset, image_id) where dataset exists."""
+    columns = [column for column in ("dataset", "image_id") if column in group.columns]
+    return group.groupby(columns, sort=True, dropna=False).ngroup().to_numpy()
+
+
+def _per_image_sums(
+    image_keys: np.ndarray, similarity: np.ndarray, changed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: sum of r and count over preserving rows, sum of 1 - r and count over changing rows."""
+    codes, image_index = np.unique(image_keys, return_inverse=True)
+    n_images = len(codes)
+    same, flipped = ~changed, changed
+    return (
+        np.bincount(image_index, weights=np.where(same, similarity, 0.0), minlength=n_images),
+        np.bincount(image_index, weights=same.astype(np.float64), minlength=n_images),
+        np.bincount(image_index, weights=np.where(flipped, 1.0 - similarity, 0.0), minlength=n_images),
+        np.bincount(image_index, weights=flipped.astype(np.float64), minlength=n_images),
+    )
+
+
+def _statistics(
+    same_sum: np.ndarray, same_count: np.ndarray, change_sum: np.ndarray, change_count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(C, R, RM) from summed per-image totals; NaN where a set is empty (works elementwise)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        consistency = np.where(same_count > 0, same_sum / same_count, np.nan)
+        responsiveness = np.where(change_count > 0, change_sum / change_count, np.nan)
+    return consistency, responsiveness, consistency * responsiveness
+
+
+def _bootstrap(
+    per_image: tuple[np.ndarray, ...], n_boot: int, generator: np.random.Generator, ci: float
+) -> list[tuple[float, float]]:
+    """Percentile CIs of (C, R, RM) from an (n_boot, n_images) matrix of drawn image indices."""
+    n_images = len(per_image[0])
+    if n_boot == 0 or n_images == 0:
+        return [(np.nan, np.nan)] * 3
+    draws = generator.integers(0, n_images, size=(n_boot, n_images))
+    replicates = _statistics(*(total[draws].sum(axis=1) for total in per_image))
+    quantiles = ((1 - ci) / 2, (1 + ci) / 2)
+    bounds = []
+    for values in replicates:
+        finite = values[~np.isnan(values)]
+        low, high = np.quantile(finite, quantiles) if finite.size else (np.nan, np.nan)
+        bounds.append((float(low), float(high)))
+    return bounds
+
+
+def _key_tuple(key: object) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+SIMILARITY_MEASURES: tuple[str, ...] = ("spearman", "iou_top20", "ssim", "l1")
+
+
+def similarity_summary(scores: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Complementary measures per group of ``by``, reported beside RBO (they do not enter RM).
+
+    Per group: ``n`` rows, the mean (NaN ignored) of spearman, iou_top20, ssim, l1 and
+    sensitivity (``sensitivity_mean``, Avg-Sensitivity), and ``sensitivity_max`` = mean over
+    images of each image's largest sensitivity in the group (Max-Sensitivity; over severities
+    for a pooled group). Images are told apart as in :func:`robustness_table`.
+    """
+    by = list(by)
+    needed = ("image_id", *SIMILARITY_MEASURES, "sensitivity", *by)
+    missing = [column for column in needed if column not in scores.columns]
+    if missing:
+        raise ValueError(
+            f"scores lack column(s) {', '.join(missing)}; available: {', '.join(map(str, scores.columns))}"
+        )
+    keyed = scores.assign(_image=_image_keys(scores), _all=0)
+    group_columns = by or ["_all"]
+    grouped = keyed.groupby(group_columns, sort=True, dropna=False)
+    summary = grouped[list(SIMILARITY_MEASURES)].mean()
+    summary.insert(0, "n", grouped.size())
+    summary["sensitivity_mean"] = grouped["sensitivity"].mean()
+    per_image_max = keyed.groupby([*group_columns, "_image"], sort=True, dropna=False)["sensitivity"].max()
+    summary["sensitivity_max"] = per_image_max.groupby(
+        level=list(range(len(group_columns))), dropna=False
+    ).mean()
+    summary = summary.reset_index()
+    return summary.drop(columns="_all") if not by else summary
