@@ -9,6 +9,8 @@ rule gradient_cams:
         "results/benchmarks/gradient_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
         cam=one_of(GRADIENT_METHODS),
+    conda:
+        "../envs/torch.yaml"
     params:
         image_size=image_size,
     script:
@@ -28,6 +30,8 @@ rule model_cams:
         "results/benchmarks/model_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
         cam=one_of(MODEL_METHODS),
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=GPU,

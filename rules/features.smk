@@ -9,6 +9,8 @@ rule extract_features:
         "logs/extract_features/{dataset}/{model}/{condition}.log",
     benchmark:
         "results/benchmarks/extract_features/{dataset}/{model}/{condition}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=GPU,

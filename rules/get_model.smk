@@ -9,7 +9,9 @@ rule prepare_model:
         "logs/prepare_model/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/prepare_model/{dataset}/{model}.tsv"
-    threads: 2
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
     resources:
         gpu=0,
     params:

@@ -9,6 +9,8 @@ rule perturb_images:
         "results/benchmarks/perturb_images/{dataset}/{noise}.tsv"
     wildcard_constraints:
         noise=one_of(set(NOISES) - set(ATTACKS)),
+    conda:
+        "../envs/torch.yaml"
     params:
         severities=severities,
         noise_params=custom_noise_params,
@@ -29,6 +31,8 @@ rule attack_images:
         "results/benchmarks/attack_images/{dataset}/{model}/{noise}.tsv"
     wildcard_constraints:
         noise=one_of(ATTACKS),
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=GPU,

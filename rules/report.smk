@@ -12,6 +12,8 @@ rule plot_robustness_heatmap:
         "logs/plot_robustness_heatmap/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/plot_robustness_heatmap/{dataset}/{model}.tsv"
+    conda:
+        "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -30,6 +32,8 @@ rule plot_severity_curves:
         "logs/plot_severity_curves/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/plot_severity_curves/{dataset}/{model}.tsv"
+    conda:
+        "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -55,6 +59,8 @@ rule plot_cam_overlays:
         "logs/plot_cam_overlays/{dataset}/{model}/{noise}.log",
     benchmark:
         "results/benchmarks/plot_cam_overlays/{dataset}/{model}/{noise}.tsv"
+    conda:
+        "../envs/report.yaml"
     params:
         n_images=config["report"]["overlay_images"],
     script:
@@ -75,6 +81,8 @@ rule plot_critical_difference:
         "logs/plot_critical_difference/{dataset}/{model}/{noise}/{set}.log",
     benchmark:
         "results/benchmarks/plot_critical_difference/{dataset}/{model}/{noise}/{set}.tsv"
+    conda:
+        "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_critical_difference.py"
 
@@ -93,6 +101,8 @@ rule plot_ranking_agreement:
         "logs/plot_ranking_agreement/plot_ranking_agreement.log",
     benchmark:
         "results/benchmarks/plot_ranking_agreement/plot_ranking_agreement.tsv"
+    conda:
+        "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -110,6 +120,8 @@ rule plot_change_rates:
         "logs/plot_change_rates/plot_change_rates.log",
     benchmark:
         "results/benchmarks/plot_change_rates/plot_change_rates.tsv"
+    conda:
+        "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -127,6 +139,8 @@ rule plot_region_counts:
         "logs/plot_region_counts/plot_region_counts.log",
     benchmark:
         "results/benchmarks/plot_region_counts/plot_region_counts.tsv"
+    conda:
+        "../envs/report.yaml"
     params:
         datasets=list(config["datasets"]),
     script:

@@ -12,6 +12,8 @@ rule score_cams:
         "logs/score_cams/{dataset}/{model}/{noise}/{cam}.log",
     benchmark:
         "results/benchmarks/score_cams/{dataset}/{model}/{noise}/{cam}.tsv"
+    conda:
+        "../envs/torch.yaml"
     params:
         rbo_p=config["metric"]["rbo_p"],
         topk=config["metric"]["topk"],

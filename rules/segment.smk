@@ -7,6 +7,8 @@ rule segment_images:
         "logs/segment_images/{dataset}.log",
     benchmark:
         "results/benchmarks/segment_images/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
     params:
         setting=segmentation_setting,
     script:

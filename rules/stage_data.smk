@@ -5,6 +5,8 @@ rule stage_evaluation_images:
         "logs/stage_evaluation_images/{dataset}.log",
     benchmark:
         "results/benchmarks/stage_evaluation_images/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
     params:
         spec=dataset_spec,
         seed=SEED,
@@ -19,6 +21,8 @@ rule stage_training_images:
         "logs/stage_training_images/{dataset}.log",
     benchmark:
         "results/benchmarks/stage_training_images/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
     params:
         spec=dataset_spec,
         seed=SEED,

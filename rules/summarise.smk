@@ -7,6 +7,8 @@ rule collect_scores:
         "logs/collect_scores/collect_scores.log",
     benchmark:
         "results/benchmarks/collect_scores/collect_scores.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/collect_scores.py"
 
@@ -24,6 +26,8 @@ rule summarise_robustness:
         "logs/summarise_robustness/summarise_robustness.log",
     benchmark:
         "results/benchmarks/summarise_robustness/summarise_robustness.tsv"
+    conda:
+        "../envs/analysis.yaml"
     params:
         attacks=sorted(ATTACKS),
         n_bootstrap=config["metric"]["n_bootstrap"],
@@ -51,6 +55,8 @@ rule test_cam_methods:
         "logs/test_cam_methods/test_cam_methods.log",
     benchmark:
         "results/benchmarks/test_cam_methods/test_cam_methods.tsv"
+    conda:
+        "../envs/analysis.yaml"
     params:
         alpha=config["statistics"]["alpha"],
     script:
@@ -70,6 +76,8 @@ rule test_datasets:
         "logs/test_datasets/test_datasets.log",
     benchmark:
         "results/benchmarks/test_datasets/test_datasets.tsv"
+    conda:
+        "../envs/analysis.yaml"
     params:
         alpha=config["statistics"]["alpha"],
     script:
@@ -89,6 +97,8 @@ rule test_noise_types:
         "logs/test_noise_types/test_noise_types.log",
     benchmark:
         "results/benchmarks/test_noise_types/test_noise_types.tsv"
+    conda:
+        "../envs/analysis.yaml"
     params:
         alpha=config["statistics"]["alpha"],
     script:
@@ -108,6 +118,8 @@ rule test_severity_trend:
         "logs/test_severity_trend/test_severity_trend.log",
     benchmark:
         "results/benchmarks/test_severity_trend/test_severity_trend.tsv"
+    conda:
+        "../envs/analysis.yaml"
     params:
         alpha=config["statistics"]["alpha"],
     script:

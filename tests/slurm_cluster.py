@@ -19,7 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COMMANDS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "scancel", "srun")
+COMMANDS = (
+    "munged",
+    "mungekey",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "sinfo",
+    "scontrol",
+    "scancel",
+    "srun",
+)
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PACKAGES = ["slurm-wlm", "munge"]
 
@@ -40,7 +51,9 @@ class SlurmCluster:
 
     def run(self, *command: str, check: bool = True, timeout: float = 30) -> str:
         """Run a SLURM client command (sinfo, squeue, scancel, ...) against this cluster."""
-        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -64,8 +77,11 @@ def ensure_slurm_installed() -> None:
     if not _executable("apt-get"):
         raise SlurmUnavailable("slurmctld/slurmd/munged are not installed and there is no apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES],
+    ):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
         if result.returncode != 0:
             raise SlurmUnavailable(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
     missing = [name for name in COMMANDS if not _executable(name)]
@@ -81,7 +97,8 @@ def _free_port() -> int:
 
 def _node_hardware() -> tuple[int, int]:
     """(CPUs, RealMemory in MB) as slurmd detects them (``slurmd -C``)."""
-    output = subprocess.run([_executable("slurmd"), "-C"], capture_output=True, text=True, timeout=30).stdout
+    command = [_executable("slurmd"), "-C"]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False).stdout
     cpus = re.search(r"CPUs=(\d+)", output)
     memory = re.search(r"RealMemory=(\d+)", output)
     if not cpus or not memory:
@@ -170,10 +187,10 @@ def _srun_wrapper(root: Path, conf: Path) -> Path:
 
 
 def _start(cluster: SlurmCluster, name: str, command: list[str]) -> None:
-    log = open(cluster.root / f"{name}.stdout", "wb")
-    cluster.processes[name] = subprocess.Popen(
-        command, env=cluster.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with open(cluster.root / f"{name}.stdout", "wb") as output:
+        cluster.processes[name] = subprocess.Popen(
+            command, env=cluster.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _node_idle(cluster: SlurmCluster) -> bool:
@@ -186,7 +203,10 @@ def _stop(cluster: SlurmCluster) -> None:
     if "slurmctld" in cluster.processes and cluster.processes["slurmctld"].poll() is None:
         cluster.run("scancel", "--user", "root", check=False)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and cluster.run("squeue", "--noheader", "--states=R,CG,PD", check=False).strip():
+        while (
+            time.monotonic() < deadline
+            and cluster.run("squeue", "--noheader", "--states=R,CG,PD", check=False).strip()
+        ):
             time.sleep(0.5)
     for name in ("slurmd", "slurmctld", "munged"):
         process = cluster.processes.get(name)
@@ -232,15 +252,21 @@ def slurm_cluster(root: Path, claimed_memory_mb: int = 0) -> Iterator[SlurmClust
             cluster,
             "munged",
             [
-                _executable("munged"), "--foreground", "--force",
-                f"--socket={socket_path}", f"--key-file={key}",
-                f"--pid-file={root / 'munge' / 'munged.pid'}", f"--log-file={root / 'munged.log'}",
+                _executable("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={socket_path}",
+                f"--key-file={key}",
+                f"--pid-file={root / 'munge' / 'munged.pid'}",
+                f"--log-file={root / 'munged.log'}",
                 f"--seed-file={root / 'munge' / 'munged.seed'}",
             ],
         )
         _wait_for(socket_path.exists, "munged's socket", 30, cluster)
         _start(cluster, "slurmctld", [_executable("slurmctld"), "-D", "-i", "-f", str(conf)])
-        _wait_for(lambda: cluster.run("scontrol", "ping", check=False).count("UP") > 0, "slurmctld", 60, cluster)
+        _wait_for(
+            lambda: cluster.run("scontrol", "ping", check=False).count("UP") > 0, "slurmctld", 60, cluster
+        )
         _start(cluster, "slurmd", [_executable("slurmd"), "-D", "-N", "localhost", "-f", str(conf)])
         _wait_for(lambda: _node_idle(cluster), "node localhost to be idle", 90, cluster)
         yield cluster

@@ -67,5 +67,8 @@ def test_unknown_cam_message_lists_allowed_values(base_config: dict) -> None:
 
 def test_custom_params_extend_the_severity_range(base_config: dict) -> None:
     config = copy.deepcopy(base_config)
-    config["noises"]["gaussian_noise"] = {"severities": [1, 7], "params": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.5]}
+    config["noises"]["gaussian_noise"] = {
+        "severities": [1, 7],
+        "params": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.5],
+    }
     assert validate_config(config)["noises"]["gaussian_noise"]["severities"] == [1, 7]

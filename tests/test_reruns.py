@@ -37,9 +37,13 @@ def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, t
     assert planned["score_cams"] == n_cams
     assert planned["plot_cam_overlays"] == 1
     assert "prepare_model" not in planned and "segment_images" not in planned
-    assert set(planned) - {"perturb_images", "extract_features", "gradient_cams", "model_cams", "score_cams"} <= (
-        SUMMARY | {"plot_cam_overlays", "plot_critical_difference"}
-    )
+    assert set(planned) - {
+        "perturb_images",
+        "extract_features",
+        "gradient_cams",
+        "model_cams",
+        "score_cams",
+    } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference"})
 
 
 def test_changing_one_severity_list_touches_only_that_noise(finished_run: Path, tiny_config: dict) -> None:
@@ -67,14 +71,21 @@ TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")
 def _run_and_kill_during_cams(workdir: Path) -> None:
     command = [
         *SNAKEMAKE,
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        "--workflow-profile", str(REPO / "profiles" / "local"),
-        "--cores", "2",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "local"),
+        "--cores",
+        "2",
         *TABLES,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     cams = workdir / "results" / "cams"
     deadline = time.monotonic() + 600
     try:
@@ -94,6 +105,7 @@ def test_resume_after_kill_gives_byte_identical_tables(
     write_config(tmp_path, tiny_config)
     _run_and_kill_during_cams(tmp_path)
     assert not (tmp_path / "results/summary/robustness.csv").exists()
+    snakemake(tmp_path, "--unlock")  # a SIGKILLed Snakemake cannot release its directory lock
     snakemake(tmp_path, *TABLES)
     assert not list((tmp_path / "results").rglob(".*.partial-*")), "a half-written store was left behind"
     for table in TABLES:

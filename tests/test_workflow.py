@@ -55,7 +55,9 @@ def test_scores_match_predictions_and_summary(finished_run: Path) -> None:
     assert scores["rbo"].between(0, 1).all()
     same = scores[(scores.cam == "gradcam") & (scores.noise == "gaussian_noise") & ~scores.changed]
     summary = pd.read_csv(finished_run / "results/summary/robustness.csv", dtype={"severity": str})
-    row = summary[(summary.cam == "gradcam") & (summary.noise == "gaussian_noise") & (summary.severity == "all")]
+    row = summary[
+        (summary.cam == "gradcam") & (summary.noise == "gaussian_noise") & (summary.severity == "all")
+    ]
     assert row["consistency"].item() == pytest.approx(same["rbo"].mean(), abs=1e-6)
 
 

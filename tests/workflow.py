@@ -26,16 +26,23 @@ def snakemake(
     """Run the repository's workflow with ``workdir`` as working directory on ``workdir/config``."""
     command = [
         *SNAKEMAKE,
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / config),
-        "--workflow-profile", str(REPO / "profiles" / "local"),
-        "--cores", "2",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / config),
+        "--workflow-profile",
+        str(REPO / "profiles" / "local"),
+        "--cores",
+        "2",
         *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 

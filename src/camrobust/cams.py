@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import SwinTransformer, VisionTransformer
 
 Reshape = Callable[[Tensor], Tensor]
 ABLATION_OFFSET = 1e7  # pytorch-grad-cam AblationLayer: ablated value min - 1e7 when min != 0
@@ -393,6 +392,8 @@ def token_reshape(model: nn.Module, input_size: int | Sequence[int]) -> Reshape 
     """Reshape for token-shaped target layers, read from the model: torchvision VisionTransformer
     (N, 1 + gh*gw, C) -> drop the class token -> (N, C, gh, gw), (gh, gw) = input size // the
     model's patch_size; torchvision SwinTransformer (N, h, w, C) -> (N, C, h, w); None otherwise."""
+    from torchvision.models import SwinTransformer, VisionTransformer  # only here: a slow import
+
     if isinstance(model, VisionTransformer):
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
         patch = model.patch_size

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import socket
 import warnings
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,17 @@ SHAPE_KINDS: tuple[str, ...] = (
 SHAPE_VARIANTS: tuple[str, ...] = ("plain", "cluttered")
 SPLITS: tuple[str, ...] = ("eval", "train")
 DATASET_KINDS: tuple[str, ...] = ("shapes", "imagefolder", "imagenet_val", "imagenette", "cifar10")
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
 RESIZE_RATIO = 256 / 224
 DOWNLOAD_PROBE_TIMEOUT_S = 3.0
 
@@ -55,7 +67,11 @@ IMAGENETTE_TO_IMAGENET: dict[str, int] = {
     "n03445777": 574,
     "n03888257": 701,
 }
-IMAGENETTE_SIZES: dict[str, str] = {"160px": "imagenette2-160", "320px": "imagenette2-320", "full": "imagenette2"}
+IMAGENETTE_SIZES: dict[str, str] = {
+    "160px": "imagenette2-160",
+    "320px": "imagenette2-320",
+    "full": "imagenette2",
+}
 
 
 class DatasetError(ValueError):
@@ -67,7 +83,9 @@ class CorruptImageError(DatasetError):
 
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = str(path)
-        super().__init__(f"corrupt or unreadable image {self.path}: {reason} (set skip_corrupt: true to skip it)")
+        super().__init__(
+            f"corrupt or unreadable image {self.path}: {reason} (set skip_corrupt: true to skip it)"
+        )
 
 
 class ImageTooSmallError(DatasetError):
@@ -172,7 +190,9 @@ def _draw_image(rng: np.random.Generator, label: int, image_size: int) -> dict[s
     dark = rng.uniform(0, 100, size=(2, 3))
     object_colour = dark[0] if dark_on_light else bright
     background = np.stack([bright, rng.uniform(150, 255, size=3)]) if dark_on_light else dark
-    texture = np.array([rng.uniform(1, 5), rng.uniform(1, 5), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)])
+    texture = np.array(
+        [rng.uniform(1, 5), rng.uniform(1, 5), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)]
+    )
     other_kinds = np.delete(np.arange(len(SHAPE_KINDS)), label)
     distractor_kind = rng.choice(other_kinds, size=3, replace=False)
     distractor_radius = rng.uniform(0.06, 0.09, size=3) * image_size
@@ -203,7 +223,9 @@ def _draw_all(labels: np.ndarray, image_size: int, split: str, seed: int) -> _Sh
         _draw_image(image_generator("shapes", split, index, seed), int(label), image_size)
         for index, label in enumerate(labels)
     ]
-    return _ShapeDraws(**{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__})
+    return _ShapeDraws(
+        **{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__}
+    )
 
 
 def _background(draws: _ShapeDraws, image_size: int, variant: str) -> np.ndarray:
@@ -231,14 +253,18 @@ def _paint(images: np.ndarray, masks: np.ndarray, colours: np.ndarray, owner: np
     images[owner[shape_index], rows, cols] = colours[shape_index]
 
 
-def generate_shapes(n: int, image_size: int, variant: str, seed: int, n_classes: int = 6, split: str = "eval") -> ImageSet:
+def generate_shapes(
+    n: int, image_size: int, variant: str, seed: int, n_classes: int = 6, split: str = "eval"
+) -> ImageSet:
     """Synthetic shapes: one object per image (class = its kind) with its ground-truth mask.
 
     The object (random colour, radius 0.14-0.22 of the image size) sits in a random quadrant.
     "plain": uniform background colour. "cluttered": textured background (two crossed gratings
     plus per-pixel grain) and three smaller, lower-contrast distractor shapes of other kinds in
     the other quadrants. Labels are ``i % n_classes`` permuted by seed (balanced); image ``i`` is
-    drawn from ``image_generator("shapes", split, i, seed)`` so splits are disjoint streams.
+    drawn from ``image_generator("shapes", split, i, seed)`` so splits are disjoint streams, and
+    both variants hold the same objects (kind, colour, size, position: identical masks). Ids are
+    ``f"{split}-{i:06d}"``; masks are the objects' pixels (distractors excluded).
     """
     if variant not in SHAPE_VARIANTS:
         raise ValueError(f"variant: {variant!r} unknown; allowed: {', '.join(SHAPE_VARIANTS)}")
@@ -253,8 +279,12 @@ def generate_shapes(n: int, image_size: int, variant: str, seed: int, n_classes:
     images = _to_uint8(_background(draws, image_size, variant))
     if variant == "cluttered":
         kinds = draws.distractor_kind.reshape(-1)
-        masks = _render_masks(kinds, draws.distractor_center.reshape(-1, 2), draws.distractor_radius.reshape(-1), image_size)
-        _paint(images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3)
+        masks = _render_masks(
+            kinds, draws.distractor_center.reshape(-1, 2), draws.distractor_radius.reshape(-1), image_size
+        )
+        _paint(
+            images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3
+        )
     object_masks = _render_masks(labels, draws.center, draws.radius, image_size)
     _paint(images, object_masks, _to_uint8(draws.object_colour), owner=np.arange(n))
     return ImageSet(
@@ -325,8 +355,8 @@ def resize_center_crop(rgb: np.ndarray, image_size: int) -> np.ndarray:
     else:
         new_h, new_w = int(short * height / width), short
     resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    top = int(round((new_h - image_size) / 2.0))
-    left = int(round((new_w - image_size) / 2.0))
+    top = round((new_h - image_size) / 2.0)
+    left = round((new_w - image_size) / 2.0)
     return resized[top : top + image_size, left : left + image_size]
 
 
@@ -366,27 +396,32 @@ def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     return files, np.asarray(labels, dtype=np.int64), [p.name for p in class_dirs]
 
 
-def _load_in_order(
-    files: Sequence[Path], order: np.ndarray, n: int, image_size: int, min_size: int, skip_corrupt: bool
-) -> tuple[list[int], list[np.ndarray], list[str], int]:
-    """Load files in ``order`` until ``n`` succeed; returns chosen indices, images, skipped paths and
-    how many positions of ``order`` were consumed."""
-    chosen: list[int] = []
-    images: list[np.ndarray] = []
-    skipped: list[str] = []
-    position = 0
-    while len(chosen) < n and position < len(order):
-        index = int(order[position])
-        position += 1
-        try:
-            images.append(load_image(files[index], image_size, min_size))
-        except (CorruptImageError, ImageTooSmallError):
-            if not skip_corrupt:
-                raise
-            skipped.append(str(files[index]))
-            continue
-        chosen.append(index)
-    return chosen, images, skipped, position
+def _balanced_readable(
+    files: Sequence[Path],
+    labels: np.ndarray,
+    seed: int,
+    load: Callable[[Path], np.ndarray | None],
+    skip_corrupt: bool,
+    skipped: list[str],
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, image) of readable files in the class-balanced order of :func:`class_balanced_order`,
+    an unreadable file being replaced by the next one of its own class (listed in ``skipped`` when
+    ``skip_corrupt``, else its error propagates)."""
+    order = class_balanced_order(labels, seed)
+    queues = [deque(int(i) for i in order if labels[i] == cls) for cls in np.unique(labels)]
+    while any(queues):
+        for queue in queues:
+            while queue:
+                index = queue.popleft()
+                try:
+                    image = load(files[index])
+                except (CorruptImageError, ImageTooSmallError):
+                    if not skip_corrupt:
+                        raise
+                    skipped.append(str(files[index]))
+                    continue
+                yield index, image
+                break
 
 
 def _folder_subset(
@@ -398,27 +433,44 @@ def _folder_subset(
     split: str,
     seed: int,
 ) -> ImageSet:
-    """Class-balanced subset of ``files``: "eval" takes ``n_images`` readable files of the
-    class-balanced order, "train" the next ``n_train`` (default: all the rest) so the two are disjoint."""
+    """Class-balanced subset of ``files``: "eval" takes the first ``n_images`` readable files of the
+    class-balanced order, "train" the next ``n_train`` (default: all the rest) so the two are
+    disjoint. Ids are the files' paths relative to ``root``."""
     image_size = int(spec.get("image_size", 224))
     min_size = int(spec.get("min_size", image_size // 2))
     skip_corrupt = bool(spec.get("skip_corrupt", False))
-    order = class_balanced_order(labels, seed)
     n_eval = int(spec.get("n_images", len(files)))
-    chosen, images, skipped, consumed = _load_in_order(files, order, n_eval, image_size, min_size, skip_corrupt)
-    if split == "train":
-        n_train = int(spec.get("n_train") or len(files))
-        chosen, images, skipped, _ = _load_in_order(
-            files, order[consumed:], n_train, image_size, min_size, skip_corrupt
+
+    def decode(path: Path) -> np.ndarray:
+        return load_image(path, image_size, min_size)
+
+    def replay(path: Path) -> None:  # eval files passed over by "train": only readability matters
+        if skip_corrupt:
+            decode(path)
+
+    skipped: list[str] = []
+    if split == "eval":
+        stream = _balanced_readable(files, labels, seed, decode, skip_corrupt, skipped)
+        taken = list(islice(stream, n_eval))
+    else:
+        passed = _balanced_readable(files, labels, seed, replay, skip_corrupt, [])
+        eval_indices = {index for index, _ in islice(passed, n_eval)}
+        rest = [i for i in range(len(files)) if i not in eval_indices]
+        stream = _balanced_readable(
+            [files[i] for i in rest], labels[rest], seed, decode, skip_corrupt, skipped
         )
-    if not chosen:
-        raise DatasetError(f"root: no readable images for split {split!r} under {root}")
-    ranked = np.argsort(chosen, kind="stable")
-    indices = np.asarray(chosen)[ranked]
+        taken = [(rest[i], image) for i, image in islice(stream, int(spec.get("n_train") or len(files)))]
+    if not taken:
+        raise DatasetError(
+            f"root: no readable images for split {split!r} under {root} "
+            f"({len(files)} files, n_images={n_eval} of them for eval)"
+        )
+    taken.sort(key=lambda pair: pair[0])
+    indices = [index for index, _ in taken]
     return ImageSet(
-        images=np.stack([images[i] for i in ranked]),
+        images=np.stack([image for _, image in taken]),
         labels=labels[indices],
-        ids=[files[i].relative_to(root).with_suffix("").as_posix() for i in indices],
+        ids=[files[i].relative_to(root).as_posix() for i in indices],
         class_names=class_names,
         skipped=skipped,
     )
@@ -487,6 +539,20 @@ def fetch_or_explain(download: Callable[[], Any], host: str, placement: str) -> 
         socket.setdefaulttimeout(previous)
 
 
+def _extract_or_download(
+    archive: Path, md5: str, download: Callable[[], Any], host: str, placement: str
+) -> Any:
+    """Run torchvision's ``download``: with ``archive`` in place (md5 checked first) it only
+    extracts, touching no network; otherwise it downloads via :func:`fetch_or_explain`."""
+    from torchvision.datasets.utils import check_integrity
+
+    if not archive.is_file():
+        return fetch_or_explain(download, host, placement)
+    if not check_integrity(str(archive), md5):
+        raise DownloadError(f"{archive} is incomplete or corrupt (md5 is not {md5}); replace it. {placement}")
+    return download()
+
+
 def _stage_imagenette(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     """Imagenette (torchvision download into ``root``); labels are ImageNet-1k class indices."""
     import torchvision
@@ -507,15 +573,15 @@ def _stage_imagenette(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
         def download() -> Any:
             return torchvision.datasets.Imagenette(str(root), split=tv_split, size=size, download=True)
 
-        if archive.is_file():
-            download()  # an archive already in place is verified and extracted, no network
-        else:
-            fetch_or_explain(download, "s3.amazonaws.com", placement)
+        md5 = torchvision.datasets.Imagenette._ARCHIVES[size][1]
+        _extract_or_download(archive, md5, download, "s3.amazonaws.com", placement)
     image_root = folder / tv_split
     files, folder_labels, wnids = list_image_folder(image_root)
     unknown = [w for w in wnids if w not in IMAGENETTE_TO_IMAGENET]
     if unknown:
-        raise DatasetError(f"root: {image_root} has class folders {unknown[:5]} that are not Imagenette wnids")
+        raise DatasetError(
+            f"root: {image_root} has class folders {unknown[:5]} that are not Imagenette wnids"
+        )
     labels = np.asarray([IMAGENETTE_TO_IMAGENET[wnids[k]] for k in folder_labels], dtype=np.int64)
     subset_spec = dict(spec) if split == "eval" else {**spec, "n_images": 0}
     return _folder_subset(image_root, files, labels, _imagenet_categories(), subset_spec, split, seed)
@@ -540,17 +606,23 @@ def _stage_cifar10(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     try:
         dataset = open_dataset(download=False)
     except RuntimeError:
-        if (root / "cifar-10-python.tar.gz").is_file():
-            dataset = open_dataset(download=True)  # archive in place: verified and extracted, no network
-        else:
-            dataset = fetch_or_explain(lambda: open_dataset(download=True), "www.cs.toronto.edu", placement)
+        dataset = _extract_or_download(
+            root / torchvision.datasets.CIFAR10.filename,
+            torchvision.datasets.CIFAR10.tgz_md5,
+            lambda: open_dataset(download=True),
+            "www.cs.toronto.edu",
+            placement,
+        )
     labels = np.asarray(dataset.targets, dtype=np.int64)
     n = int(spec.get("n_train" if train else "n_images", len(labels)) or len(labels))
     indices = class_balanced_subset(labels, n, seed)
     images = dataset.data[indices]
     if image_size != images.shape[1]:
         images = np.stack(
-            [np.asarray(Image.fromarray(img).resize((image_size, image_size), Image.Resampling.BILINEAR)) for img in images]
+            [
+                np.asarray(Image.fromarray(img).resize((image_size, image_size), Image.Resampling.BILINEAR))
+                for img in images
+            ]
         )
     prefix = "train" if train else "test"
     return ImageSet(
@@ -605,5 +677,8 @@ def stage_dataset(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
         raise DatasetError(f"kind: {kind!r} unknown; allowed: {', '.join(DATASET_KINDS)}")
     staged = _STAGERS[kind](spec, split, seed)
     if staged.skipped:
-        warnings.warn(f"skipped {len(staged.skipped)} unreadable image(s): {', '.join(staged.skipped[:5])}", stacklevel=2)
+        warnings.warn(
+            f"skipped {len(staged.skipped)} unreadable image(s): {', '.join(staged.skipped[:5])}",
+            stacklevel=2,
+        )
     return staged

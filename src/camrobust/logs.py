@@ -30,9 +30,10 @@ def job_log(path: str | os.PathLike[str], threads: int = 1) -> Iterator[logging.
         try:
             yield logger
         except BaseException:
-            logger.exception("stage failed")
+            logger.exception("stage failed after %.1f s", time.perf_counter() - started)
             raise
-        finally:
+        else:
             logger.info("finished in %.1f s", time.perf_counter() - started)
+        finally:
             logger.removeHandler(handler)
             sys.stdout.flush()

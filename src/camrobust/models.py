@@ -3,6 +3,7 @@ optional pretrained weights, user checkpoints, model cards and target-layer look
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import pickle
@@ -126,7 +127,8 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,20 +188,26 @@ def weights_path(weights: torchvision.models.WeightsEnum) -> Path:
 
 
 def _ensure_weights_cached(weights: torchvision.models.WeightsEnum) -> None:
-    """Download ``weights`` unless cached; with no network fail within seconds naming the file."""
+    """Download ``weights`` unless cached (hash-checked); with no network fail within seconds,
+    naming the file and where to place it."""
     target = weights_path(weights)
     if target.is_file():
         return
     host = urlparse(weights.url).hostname or "download.pytorch.org"
-    placement = f"download {weights.url} elsewhere and place it at {target} (i.e. $TORCH_HOME/hub/checkpoints/{target.name})"
+    placement = (
+        f"download {weights.url} elsewhere and place it at {target} "
+        "(torch.hub.get_dir()/checkpoints, i.e. $TORCH_HOME/hub/checkpoints when TORCH_HOME is set)"
+    )
     try:
         socket.create_connection((host, 443), timeout=DOWNLOAD_PROBE_TIMEOUT_S).close()
     except OSError as error:
         raise WeightsDownloadError(f"no network to reach {host} ({error}); {placement}") from error
+    hash_match = torch.hub.HASH_REGEX.search(target.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30.0)
     try:
-        torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=True)
+        torch.hub.download_url_to_file(weights.url, str(target), hash_match.group(1) if hash_match else None)
     except (OSError, RuntimeError) as error:
         raise WeightsDownloadError(f"download of {weights.url} failed ({error}); {placement}") from error
     finally:
@@ -211,7 +219,9 @@ def _replace_head(model: nn.Module, num_classes: int) -> None:
     randomly initialised one with ``num_classes`` outputs."""
     name, last = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
     parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None))
+    setattr(
+        parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None)
+    )
 
 
 def build_model(
@@ -294,9 +304,7 @@ def to_model_input(
 # training
 
 
-def _accuracy(
-    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int
-) -> float:
+def _accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int) -> float:
     model.eval()
     correct = 0
     with torch.inference_mode():
@@ -334,8 +342,10 @@ def train_model(
     device = torch.device(device)
     inputs = to_model_input(images, mean, std, device).contiguous(memory_format=torch.channels_last)
     targets = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
-    permutation = torch.as_tensor(image_generator("train-split", seed).permutation(len(targets)), device=device)
-    n_val = int(round(val_fraction * len(targets)))
+    permutation = torch.as_tensor(
+        image_generator("train-split", seed).permutation(len(targets)), device=device
+    )
+    n_val = round(val_fraction * len(targets))
     val_index, train_index = permutation[:n_val], permutation[n_val:]
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(train_index) // batch_size)
@@ -363,7 +373,9 @@ def train_model(
     bar.close()
     metrics = {
         "train_accuracy": _accuracy(model, inputs[train_index], targets[train_index], 256),
-        "val_accuracy": _accuracy(model, inputs[val_index], targets[val_index], 256) if n_val else float("nan"),
+        "val_accuracy": _accuracy(model, inputs[val_index], targets[val_index], 256)
+        if n_val
+        else float("nan"),
         "n_train": len(train_index),
         "n_val": n_val,
         "epochs": epochs,
@@ -478,11 +490,15 @@ def load_checkpoint(path: Path | str, arch: str | None, num_classes: int) -> nn.
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise CheckpointError(f"checkpoint {path} does not fit arch {arch!r} with {num_classes} classes: {error}") from error
+        raise CheckpointError(
+            f"checkpoint {path} does not fit arch {arch!r} with {num_classes} classes: {error}"
+        ) from error
     return model.eval()
 
 
-def load_model(card: ModelCard, weights_path: Path | str | None, device: torch.device | str = "cpu") -> nn.Module:
+def load_model(
+    card: ModelCard, weights_path: Path | str | None, device: torch.device | str = "cpu"
+) -> nn.Module:
     """The model a card describes, on ``device`` in eval mode: from ``weights_path`` (a state dict
     or TorchScript file) when given, else (source "torchvision") from the card's weights."""
     if weights_path is not None:
@@ -496,16 +512,23 @@ def load_model(card: ModelCard, weights_path: Path | str | None, device: torch.d
 
 def resolve_layer(model: nn.Module, path: str) -> nn.Module:
     """The submodule at dotted ``path`` (as in ``model.named_modules()``); an unknown path raises
-    ValueError listing the valid paths (the top level and the last stage when there are many)."""
+    ValueError with close matches and the valid paths (all of them, or for a big model the top
+    level and the last 15 nested paths, i.e. the end of the last stage)."""
     modules = dict(model.named_modules())
     if path and path in modules:
         return modules[path]
     names = [name for name in modules if name]
+    close = difflib.get_close_matches(path, names, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
     if len(names) <= 40:
-        listed = names
+        listed = ", ".join(names)
     else:
         top = [name for name in names if "." not in name]
-        last = next((name for name in reversed(top) if any(n.startswith(name + ".") for n in names)), top[-1])
-        stage = [n for n in names if n.startswith(last + ".") and n.count(".") == 1]
-        listed = top + [f"{last}.*: " + ", ".join(stage)] + [f"... ({len(names)} modules in all; use model.named_modules() to see all)"]
-    raise ValueError(f"target_layer: {path!r} is not a module of {type(model).__name__}; valid paths: {', '.join(listed)}")
+        deep = [name for name in names if "." in name][-15:]
+        listed = (
+            f"{', '.join(top)}; last stage: {', '.join(deep)}; "
+            f"... {len(names)} modules in all, use model.named_modules() to see all"
+        )
+    raise ValueError(
+        f"target_layer: {path!r} is not a module of {type(model).__name__}; {hint}valid paths: {listed}"
+    )

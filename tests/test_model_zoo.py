@@ -1,0 +1,107 @@
+"""Every torchvision architecture builds, its default target layer resolves to the intended
+stage, and the CAM engine gives finite maps of the right shape on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from camrobust.cams import (
+    CAM_METHODS,
+    GRADIENT_METHODS,
+    MODEL_METHODS,
+    capture,
+    compute_cams,
+    token_reshape,
+)
+from camrobust.models import (
+    DEFAULT_TARGET_LAYERS,
+    TORCHVISION_ARCHS,
+    build_model,
+    resolve_layer,
+)
+
+# (input size, channels, grid) of the default target layer's maps; ViT is built for its input size.
+EXPECTED_MAPS: dict[str, tuple[int, int, tuple[int, int]]] = {
+    "resnet18": (64, 512, (2, 2)),
+    "resnet50": (64, 2048, (2, 2)),
+    "vgg16": (64, 512, (4, 4)),
+    "densenet121": (64, 1024, (2, 2)),
+    "mobilenet_v3_large": (64, 960, (2, 2)),
+    "efficientnet_b0": (64, 1280, (2, 2)),
+    "convnext_tiny": (64, 768, (2, 2)),
+    "vit_b_16": (48, 768, (3, 3)),
+    "swin_t": (64, 768, (2, 2)),
+}
+
+
+@pytest.fixture(autouse=True)
+def two_threads() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _model(arch: str, size: int) -> torch.nn.Module:
+    """Random weights; torchvision zero-initialises the ViT head (all logits 0: no gradient, and
+    AblationCAM's (y - y_c) / y is 0/0), so it gets a seeded random head here."""
+    if arch != "vit_b_16":
+        return build_model(arch, 10, seed=0).eval()
+    model = build_model(arch, 10, seed=0, image_size=size)
+    torch.nn.init.normal_(model.heads.head.weight, std=0.02, generator=torch.Generator().manual_seed(0))
+    return model.eval()
+
+
+def _images(size: int) -> torch.Tensor:
+    return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def _assert_maps(maps: dict[str, torch.Tensor], methods: tuple[str, ...] | list[str], size: int) -> None:
+    assert list(maps) == list(methods)
+    for name, cam in maps.items():
+        assert cam.shape == (2, size, size) and cam.dtype == torch.float32, name
+        assert torch.isfinite(cam).all(), name
+        assert cam.min() >= 0 and cam.max() <= 1, name
+
+
+def _assert_some_map_varies(maps: dict[str, torch.Tensor]) -> None:
+    """Min-max normalised maps reach 1 unless flat; at least one method must not be flat."""
+    assert max(float(cam.amax()) for cam in maps.values()) > 0.99
+
+
+def test_every_listed_arch_has_a_default_target_layer() -> None:
+    assert set(EXPECTED_MAPS) == set(TORCHVISION_ARCHS)
+    assert set(DEFAULT_TARGET_LAYERS) == {"small_vgg", "small_resnet", *TORCHVISION_ARCHS}
+
+
+@pytest.mark.parametrize("arch", TORCHVISION_ARCHS)
+def test_default_target_layer_and_gradient_cams(arch: str) -> None:
+    size, channels, grid = EXPECTED_MAPS[arch]
+    model = _model(arch, size)
+    layer = resolve_layer(model, DEFAULT_TARGET_LAYERS[arch])
+    x = _images(size)
+    reshape = token_reshape(model, size)
+    assert (reshape is not None) == (arch in ("vit_b_16", "swin_t"))
+    captured = capture(model, layer, x, reshape=reshape)
+    assert captured.logits.shape == (2, 10)
+    assert captured.activations.shape == (2, channels, *grid)
+    assert captured.gradients.shape == captured.activations.shape
+    maps = compute_cams(model, layer, x, list(GRADIENT_METHODS), batch_size=2, reshape=reshape)
+    _assert_maps(maps, tuple(GRADIENT_METHODS), size)
+    _assert_some_map_varies(maps)
+
+
+def test_every_cam_method_runs_on_resnet18() -> None:
+    """All methods, ScoreCAM / AblationCAM included. Those take one forward per image and channel
+    (512 here; 768-2048 for the larger archs, minutes on a CPU), so the zoo runs them on resnet18
+    only; token-shaped layers (ViT, Swin) run them in tests/test_cams_transformers.py on narrow
+    models of the same torchvision classes."""
+    model = _model("resnet18", 64)
+    maps = compute_cams(
+        model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512
+    )
+    _assert_maps(maps, CAM_METHODS, 64)
+    _assert_some_map_varies({name: maps[name] for name in MODEL_METHODS})
