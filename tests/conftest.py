@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from tests.workflow import REPO, snakemake, write_config
@@ -23,3 +25,12 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_config: dict) ->
     snakemake(workdir)
     snakemake(workdir, "--report", "results/report.html")
     return workdir
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Run a module's torch code on one thread (small tensors: threads only add contention)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 import pytest
 import torch
-from pytorch_grad_cam import (
-    AblationCAM,
-    EigenCAM,
-    EigenGradCAM,
-    GradCAM,
-    GradCAMElementWise,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    ScoreCAM,
-    XGradCAM,
-)
 from pytorch_grad_cam.utils.image import scale_cam_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
@@ -27,19 +15,11 @@ from torch import nn
 from torchvision.models import resnet18, vgg11
 
 from camrobust.cams import CAM_METHODS, compute_cams
+from tests.gradcam_oracle import PYTORCH_GRAD_CAM
 
-THEIRS = {
-    "gradcam": GradCAM,
-    "gradcampp": GradCAMPlusPlus,
-    "xgradcam": XGradCAM,
-    "hirescam": HiResCAM,
-    "gradcam_elementwise": GradCAMElementWise,
-    "layercam": LayerCAM,
-    "eigencam": EigenCAM,
-    "eigengradcam": EigenGradCAM,
-    "scorecam": ScoreCAM,
-    "ablationcam": AblationCAM,
-}
+THEIRS = PYTORCH_GRAD_CAM
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def vgg11_frozen_classifier() -> nn.Module:
@@ -56,14 +36,6 @@ CASES: dict[str, tuple[Callable[[], nn.Module], str, int, int]] = {
     "resnet18": (resnet18, "layer2", 2, 36),
     "vgg11": (vgg11_frozen_classifier, "features.5", 1, 36),
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @cache

@@ -8,42 +8,23 @@ the same torchvision classes, which take the same code paths (token_reshape, cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
-from pytorch_grad_cam import (
-    GradCAM,
-    GradCAMElementWise,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    ScoreCAM,
-    XGradCAM,
-)
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 from torchvision.models import SwinTransformer, VisionTransformer, swin_t, vit_b_16
 
 from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, compute_cams, postprocess, token_reshape
+from tests.gradcam_oracle import PYTORCH_GRAD_CAM
 
-THEIRS = {
-    "gradcam": GradCAM,
-    "gradcampp": GradCAMPlusPlus,
-    "xgradcam": XGradCAM,
-    "hirescam": HiResCAM,
-    "gradcam_elementwise": GradCAMElementWise,
-    "layercam": LayerCAM,
-}
+# Eigen methods are compared up to their sign rule in test_cams_parity.py; here the six weighted ones.
+WEIGHTED = ("gradcam", "gradcampp", "xgradcam", "hirescam", "gradcam_elementwise", "layercam")
+THEIRS = {name: PYTORCH_GRAD_CAM[name] for name in WEIGHTED}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def with_random_head(model: VisionTransformer) -> VisionTransformer:
@@ -123,11 +104,11 @@ def test_swin_t_gradient_family() -> None:
 
 
 def test_narrow_vit_all_methods() -> None:
-    maps_and_parity(narrow_vit, list(CAM_METHODS), (4, 4), {**THEIRS, "scorecam": ScoreCAM})
+    maps_and_parity(narrow_vit, list(CAM_METHODS), (4, 4), {**THEIRS, "scorecam": PYTORCH_GRAD_CAM["scorecam"]})
 
 
 def test_narrow_swin_all_methods() -> None:
-    maps_and_parity(narrow_swin, list(CAM_METHODS), (2, 2), {"gradcam": GradCAM, "scorecam": ScoreCAM})
+    maps_and_parity(narrow_swin, list(CAM_METHODS), (2, 2), {name: PYTORCH_GRAD_CAM[name] for name in ("gradcam", "scorecam")})
 
 
 @pytest.mark.parametrize("build", [narrow_vit, narrow_swin])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake, write_config
+from tests.workflow import planned_jobs, snakemake, workflow_command, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -26,16 +26,20 @@ def plan_with(finished_run: Path, config: dict, name: str) -> Counter[str]:
     return planned_jobs(finished_run, config=name)
 
 
-def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, tiny_config: dict) -> None:
-    config = copy.deepcopy(tiny_config)
-    config["noises"]["impulse_noise"] = [3]
-    planned = plan_with(finished_run, config, "plus_noise.yaml")
-    n_cams = len(config["cams"])
+def assert_one_noise_recomputed(planned: Counter[str], n_cams: int) -> None:
+    """One noise's images, features, CAMs (one per method), scores and overlays; nothing else of it."""
     assert planned["perturb_images"] == 1
     assert planned["extract_features"] == 1
     assert planned["gradient_cams"] + planned["model_cams"] == n_cams
     assert planned["score_cams"] == n_cams
     assert planned["plot_cam_overlays"] == 1
+
+
+def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, tiny_config: dict) -> None:
+    config = copy.deepcopy(tiny_config)
+    config["noises"]["impulse_noise"] = [3]
+    planned = plan_with(finished_run, config, "plus_noise.yaml")
+    assert_one_noise_recomputed(planned, len(config["cams"]))
     assert "prepare_model" not in planned and "segment_images" not in planned
     assert set(planned) - {
         "perturb_images",
@@ -50,13 +54,8 @@ def test_changing_one_severity_list_touches_only_that_noise(finished_run: Path, 
     config = copy.deepcopy(tiny_config)
     config["noises"]["gaussian_noise"] = [1, 3, 5]
     planned = plan_with(finished_run, config, "gaussian_severities.yaml")
-    n_cams = len(config["cams"])
-    assert planned["perturb_images"] == 1
-    assert planned["extract_features"] == 1
-    assert planned["gradient_cams"] + planned["model_cams"] == n_cams
-    assert planned["score_cams"] == n_cams
+    assert_one_noise_recomputed(planned, len(config["cams"]))
     assert "attack_images" not in planned
-    assert planned["plot_cam_overlays"] == 1
 
 
 def test_changing_a_statistics_option_reruns_only_statistics(finished_run: Path, tiny_config: dict) -> None:
@@ -69,20 +68,7 @@ TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")
 
 
 def _run_and_kill_during_cams(workdir: Path) -> None:
-    command = [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--workflow-profile",
-        str(REPO / "profiles" / "local"),
-        "--cores",
-        "2",
-        *TABLES,
-    ]
+    command = workflow_command(workdir, *TABLES)
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -1,8 +1,9 @@
 """The tiny workflow through profiles/slurm on a real single-node SLURM cluster (localhost).
 
 Every non-local job must go through sbatch and finish COMPLETED in SLURM, and the results must
-equal those of a local run of the same config. Needs root (it installs and starts SLURM);
-without root it is skipped.
+equal those of the local run of the same config (conftest's ``finished_run``): jobs keep the
+rules' thread counts in both, so torch computes the same numbers. Needs root (it installs and
+starts SLURM); without root it is skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -22,14 +22,13 @@ import pytest
 import yaml
 
 from tests.slurm_cluster import SlurmCluster, slurm_cluster
-from tests.workflow import REPO, SNAKEMAKE, planned_jobs, snakemake, write_config
+from tests.workflow import REPO, SNAKEMAKE, planned_jobs, write_config
 
 pytestmark = pytest.mark.workflow
 
 PROFILE = REPO / "profiles" / "slurm"
 TARGETS = ["results/summary/robustness.csv", "results/summary/scores.parquet"]
 LOCAL_RULES = {"stage_evaluation_images", "stage_training_images"}  # the Snakefile's localrules
-THREADS = 1  # both runs cap every job at one thread: torch computes the same numbers, 2 jobs run at once
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
 
 
@@ -68,8 +67,6 @@ def run_on_slurm(cluster: SlurmCluster, workdir: Path) -> subprocess.CompletedPr
         str(PROFILE),
         "--configfile",
         "config.yaml",
-        "--max-threads",
-        str(THREADS),
         "--slurm-init-seconds-before-status-checks",
         "1",
         *TARGETS,
@@ -90,33 +87,19 @@ def slurm_jobs(cluster: SlurmCluster) -> list[dict[str, str]]:
     return [dict(zip(["id", "state", "comment", "gres"], line.split("|"))) for line in output.splitlines()]
 
 
-def timed_local_run(workdir: Path) -> float:
-    """Run the workflow locally in ``workdir``; return the wall time in seconds."""
-    started = time.perf_counter()
-    snakemake(workdir, "--max-threads", str(THREADS), *TARGETS)
-    return time.perf_counter() - started
-
-
 def test_slurm_run_submits_every_job_and_matches_a_local_run(
-    cluster: SlurmCluster, tiny_config: dict, tmp_path: Path
+    cluster: SlurmCluster, finished_run: Path, tiny_config: dict, tmp_path: Path
 ) -> None:
-    on_slurm, local = tmp_path / "slurm_run", tmp_path / "local_run"
-    for workdir in (on_slurm, local):
-        workdir.mkdir()
-        write_config(workdir, tiny_config)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        local_seconds = pool.submit(timed_local_run, local)  # overlaps the SLURM run's waiting
-        planned = planned_jobs(on_slurm, *TARGETS)
-        remote = Counter({rule: count for rule, count in planned.items() if rule not in LOCAL_RULES})
-        started = time.perf_counter()
-        result = run_on_slurm(cluster, on_slurm)
-        slurm_seconds = time.perf_counter() - started
-        submitted = SUBMITTED.findall(result.stderr)
-        print(
-            f"\nSLURM run: {len(submitted)} sbatch jobs, {slurm_seconds:.0f} s wall; "
-            f"local run alongside: {local_seconds.result():.0f} s wall",
-            file=sys.stderr,
-        )
+    write_config(tmp_path, tiny_config)
+    planned = planned_jobs(tmp_path, *TARGETS)
+    remote = Counter({rule: count for rule, count in planned.items() if rule not in LOCAL_RULES})
+    started = time.perf_counter()
+    result = run_on_slurm(cluster, tmp_path)
+    submitted = SUBMITTED.findall(result.stderr)
+    print(
+        f"\nSLURM run: {len(submitted)} sbatch jobs, {time.perf_counter() - started:.0f} s wall",
+        file=sys.stderr,
+    )
 
     jobs = slurm_jobs(cluster)
     assert len(submitted) == sum(remote.values()) and sum(remote.values()) > 0
@@ -125,6 +108,6 @@ def test_slurm_run_submits_every_job_and_matches_a_local_run(
     assert Counter(re.match(r"rule_(\w+?)(_wildcards_|$)", job["comment"]).group(1) for job in jobs) == remote
     assert {job["gres"] for job in jobs} == {"N/A"}, "device: cpu must request no GPU"
     pd.testing.assert_frame_equal(
-        pd.read_parquet(on_slurm / TARGETS[1]), pd.read_parquet(local / TARGETS[1]), check_exact=True
+        pd.read_parquet(tmp_path / TARGETS[1]), pd.read_parquet(finished_run / TARGETS[1]), check_exact=True
     )
-    assert (on_slurm / TARGETS[0]).read_bytes() == (local / TARGETS[0]).read_bytes()
+    assert (tmp_path / TARGETS[0]).read_bytes() == (finished_run / TARGETS[0]).read_bytes()

@@ -20,11 +20,9 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path
     return path
 
 
-def snakemake(
-    workdir: Path, *args: str, config: str = "config.yaml", check: bool = True, timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    """Run the repository's workflow with ``workdir`` as working directory on ``workdir/config``."""
-    command = [
+def workflow_command(workdir: Path, *args: str, config: str = "config.yaml") -> list[str]:
+    """Command line running the repository's workflow in ``workdir`` on ``workdir/config``."""
+    return [
         *SNAKEMAKE,
         "--snakefile",
         str(REPO / "Snakefile"),
@@ -38,6 +36,13 @@ def snakemake(
         "2",
         *args,
     ]
+
+
+def snakemake(
+    workdir: Path, *args: str, config: str = "config.yaml", check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the workflow (see :func:`workflow_command`); a failure shows Snakemake's output."""
+    command = workflow_command(workdir, *args, config=config)
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
