@@ -107,14 +107,14 @@ def _node_hardware() -> tuple[int, int]:
 
 
 def slurm_conf(
-    root: Path, cpus: int, memory_mb: int, ctld_port: int, slurmd_port: int, *, claim_memory: bool = False
+    root: Path, cpus: int, memory_mb: int, ctld_port: int, slurmd_port: int, *, overrides: bool = False
 ) -> str:
     """slurm.conf for one node, ``localhost``: no cgroups, no accounting, everything under ``root``.
 
     Memory is not a consumable resource (CR_Core), so a job's --mem is only checked against the
-    node's RealMemory and the CPUs alone decide how many jobs run at once. ``claim_memory`` lets
-    the node announce more memory than it has (slurmd's config_overrides), so that cluster-sized
-    --mem requests are accepted; nothing enforces them without cgroups.
+    node's RealMemory and the CPUs alone decide how many jobs run at once. ``overrides`` lets the
+    node announce more CPUs or memory than it has (slurmd's config_overrides): cluster-sized --mem
+    requests are accepted (nothing enforces them without cgroups), and more jobs share the cores.
     MinJobAge keeps finished jobs in squeue for an hour, long enough to check a whole run.
     """
     return "\n".join(
@@ -146,7 +146,7 @@ def slurm_conf(
             "JobAcctGatherType=jobacct_gather/none",
             "JobCompType=jobcomp/none",
             "MinJobAge=3600",
-            *(["SlurmdParameters=config_overrides"] if claim_memory else []),
+            *(["SlurmdParameters=config_overrides"] if overrides else []),
             "ReturnToService=2",
             "InactiveLimit=0",
             "KillWait=5",
@@ -221,10 +221,11 @@ def _stop(cluster: SlurmCluster) -> None:
 
 
 @contextmanager
-def slurm_cluster(root: Path, claimed_memory_mb: int = 0) -> Iterator[SlurmCluster]:
+def slurm_cluster(root: Path, claimed_cpus: int = 0, claimed_memory_mb: int = 0) -> Iterator[SlurmCluster]:
     """Start munged, slurmctld and slurmd under ``root``; stop them on exit, also on errors.
 
-    The node has the machine's CPUs and its memory, or ``claimed_memory_mb`` when that is more.
+    The node has the machine's CPUs and memory, or ``claimed_cpus`` / ``claimed_memory_mb`` where
+    those are more.
     """
     ensure_slurm_installed()
     if os.geteuid() != 0:
@@ -233,14 +234,11 @@ def slurm_cluster(root: Path, claimed_memory_mb: int = 0) -> Iterator[SlurmClust
         (root / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
     os.chmod(root / "munge", 0o700)
-    cpus, detected_memory_mb = _node_hardware()
-    memory_mb = max(detected_memory_mb, claimed_memory_mb)
+    detected_cpus, detected_memory_mb = _node_hardware()
+    cpus, memory_mb = max(detected_cpus, claimed_cpus), max(detected_memory_mb, claimed_memory_mb)
+    overrides = (cpus, memory_mb) != (detected_cpus, detected_memory_mb)
     conf = root / "slurm.conf"
-    conf.write_text(
-        slurm_conf(
-            root, cpus, memory_mb, _free_port(), _free_port(), claim_memory=memory_mb > detected_memory_mb
-        )
-    )
+    conf.write_text(slurm_conf(root, cpus, memory_mb, _free_port(), _free_port(), overrides=overrides))
     path = os.pathsep.join([str(_srun_wrapper(root, conf)), os.environ.get("PATH", ""), SYSTEM_PATH])
     env = {**os.environ, "SLURM_CONF": str(conf), "PATH": path}
     cluster = SlurmCluster(root=root, env=env, node_cpus=cpus, node_memory_mb=memory_mb)

@@ -53,7 +53,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     if os.geteuid() != 0:
         pytest.skip("needs root: it installs SLURM (apt-get) and runs its daemons as root")
     root = Path(tmp_path_factory.mktemp("slurm"))
-    with slurm_cluster(root, claimed_memory_mb=largest_memory_request(profile_settings())) as running:
+    with slurm_cluster(
+        root,
+        # two job slots per core: most of a tiny job's time is single-threaded Python start-up
+        claimed_cpus=2 * (os.cpu_count() or 1),
+        claimed_memory_mb=largest_memory_request(profile_settings()),
+    ) as running:
         yield running
 
 
