@@ -74,7 +74,7 @@ rule plot_critical_difference:
         report(
             "results/report/{dataset}/{model}/{noise}/critical_difference_{set}.png",
             caption="../report/captions/cd_diagram.rst",
-            category="Statistics",
+            category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
     log:

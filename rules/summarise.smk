@@ -44,12 +44,12 @@ rule test_cam_methods:
         omnibus=report(
             "results/statistics/cam_methods.csv",
             caption="../report/captions/cam_method_tests.rst",
-            category="Statistics",
+            category="Statistical tests",
         ),
         pairwise=report(
             "results/statistics/cam_pairwise.csv",
             caption="../report/captions/cam_pairwise_tests.rst",
-            category="Statistics",
+            category="Statistical tests",
         ),
     log:
         "logs/test_cam_methods/test_cam_methods.log",
@@ -70,7 +70,7 @@ rule test_datasets:
         report(
             "results/statistics/datasets.csv",
             caption="../report/captions/dataset_tests.rst",
-            category="Statistics",
+            category="Statistical tests",
         ),
     log:
         "logs/test_datasets/test_datasets.log",
@@ -91,7 +91,7 @@ rule test_noise_types:
         report(
             "results/statistics/noise_types.csv",
             caption="../report/captions/noise_type_tests.rst",
-            category="Statistics",
+            category="Statistical tests",
         ),
     log:
         "logs/test_noise_types/test_noise_types.log",
@@ -112,7 +112,7 @@ rule test_severity_trend:
         report(
             "results/statistics/severity_trend.csv",
             caption="../report/captions/severity_trend_tests.rst",
-            category="Statistics",
+            category="Statistical tests",
         ),
     log:
         "logs/test_severity_trend/test_severity_trend.log",
