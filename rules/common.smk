@@ -25,7 +25,6 @@ wildcard_constraints:
     noise=one_of(NOISES),
     condition=one_of(["clean", *NOISES]),
     cam=one_of(CAM_METHODS),
-    set="preserving|changing",
 
 
 SEED = config["seed"]

@@ -71,16 +71,22 @@ rule plot_critical_difference:
     input:
         "results/summary/scores.parquet",
     output:
-        report(
-            "results/report/{dataset}/{model}/{noise}/critical_difference_{set}.png",
+        preserving=report(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_preserving.png",
+            caption="../report/captions/cd_diagram.rst",
+            category="Statistical tests",
+            subcategory="{dataset} / {model}",
+        ),
+        changing=report(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_changing.png",
             caption="../report/captions/cd_diagram.rst",
             category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
     log:
-        "logs/plot_critical_difference/{dataset}/{model}/{noise}/{set}.log",
+        "logs/plot_critical_difference/{dataset}/{model}/{noise}.log",
     benchmark:
-        "results/benchmarks/plot_critical_difference/{dataset}/{model}/{noise}/{set}.tsv"
+        "results/benchmarks/plot_critical_difference/{dataset}/{model}/{noise}.tsv"
     conda:
         "../envs/report.yaml"
     script:

@@ -9,7 +9,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 
-import torch
+
+def limit_threads(threads: int) -> None:
+    """Use ``threads`` compute threads: torch's setting if it is loaded, else the OpenMP variables
+    it reads when it is (stages import torch only when they need it)."""
+    threads = max(1, int(threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
 
 
 @contextmanager
@@ -18,7 +26,7 @@ def job_log(path: str | os.PathLike[str], threads: int = 1) -> Iterator[logging.
 
     A failing stage's traceback ends up in the log as well as on the console.
     """
-    torch.set_num_threads(max(1, int(threads)))
+    limit_threads(threads)
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     logger = logging.getLogger("camrobust")
     with open(path, "w", buffering=1) as handle, redirect_stdout(handle), redirect_stderr(handle):

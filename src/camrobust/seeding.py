@@ -7,9 +7,12 @@ the batch size, the device or how the work is split into jobs.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def derive_seed(*fields: object) -> int:
@@ -25,6 +28,8 @@ def image_generator(*fields: object) -> np.random.Generator:
 
 def torch_generator(*fields: object, device: torch.device | str = "cpu") -> torch.Generator:
     """Torch generator for one image's randomness, seeded like :func:`image_generator`."""
+    import torch
+
     generator = torch.Generator(device=device)
     generator.manual_seed(derive_seed(*fields) & 0x7FFF_FFFF_FFFF_FFFF)
     return generator
