@@ -95,13 +95,26 @@ def test_default_target_layer_and_gradient_cams(arch: str) -> None:
 
 
 def test_every_cam_method_runs_on_resnet18() -> None:
-    """All methods, ScoreCAM / AblationCAM included. Those take one forward per image and channel
-    (512 here; 768-2048 for the larger archs, minutes on a CPU), so the zoo runs them on resnet18
-    only; token-shaped layers (ViT, Swin) run them in tests/test_cams_transformers.py on narrow
-    models of the same torchvision classes."""
     model = _model("resnet18", 64)
     maps = compute_cams(
         model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512
     )
     _assert_maps(maps, CAM_METHODS, 64)
     _assert_some_map_varies({name: maps[name] for name in MODEL_METHODS})
+
+
+@pytest.mark.parametrize("arch", [arch for arch in TORCHVISION_ARCHS if arch != "resnet18"])
+def test_model_methods_on_every_arch(arch: str) -> None:
+    """ScoreCAM and AblationCAM take one forward per image and channel (768-2048 channels here),
+    so they run at 32 px: the same default layer and code path as the gradient methods above."""
+    size = 32
+    model = _model(arch, size)
+    maps = compute_cams(
+        model,
+        DEFAULT_TARGET_LAYERS[arch],
+        _images(size),
+        list(MODEL_METHODS),
+        batch_size=512,
+        reshape=token_reshape(model, size),
+    )
+    _assert_maps(maps, tuple(MODEL_METHODS), size)
