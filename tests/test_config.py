@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from camrobust.cams import CAM_METHODS
-from camrobust.config import ConfigError, load_schema, validate_config
+from camrobust.config import ConfigError, load_config, load_schema, validate_config
 from camrobust.noise import NOISES
 
 
@@ -18,8 +18,8 @@ def base_config() -> dict:
         return yaml.safe_load(handle)
 
 
-def test_default_config_is_valid_and_gets_defaults(base_config: dict) -> None:
-    config = validate_config(base_config)
+def test_default_config_is_valid_and_gets_defaults() -> None:
+    config = load_config("config.yaml")
     assert config["cam_options"] == {"target": "predicted", "channel_batch_size": 64}
     assert config["metric"]["topk"] == 0.2
     assert config["datasets"]["shapes_plain"]["skip_corrupt"] is False
