@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from camrobust import metrics
 from camrobust.metrics import rbo, rbo_bounds, rbo_scores, tie_groups
 
 P = 0.9
@@ -138,6 +139,56 @@ def test_ties_match_brute_force_of_the_same_definition() -> None:
         ids = np.flatnonzero(valid[row])
         expected = brute_force_tied_rbo(list(a[row, ids]), list(b[row, ids]), P)
         assert scores[row] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("width", "zero_below", "mid_ties"),
+    [
+        (9, 0.3, False),  # ties only among the last (zero) items: the 64-bit mask path
+        (40, 0.25, False),
+        (40, 0.25, True),  # a tie higher up as well: the per-item closed form
+        (70, 0.25, False),  # more than 64 items: the per-item closed form
+    ],
+)
+def test_both_kernel_paths_match_brute_force(width: int, zero_below: float, mid_ties: bool) -> None:
+    rng = np.random.default_rng(width + mid_ties)
+    n_rows = 24
+    a = rng.random((n_rows, width))
+    b = a + rng.normal(0, 0.2, a.shape)
+    a[a < zero_below] = 0.0
+    b[b < zero_below] = 0.0
+    if mid_ties:
+        a[:, 1] = a[:, 0] = 2.0
+        b[:, 3] = b[:, 2] = 1.5
+    valid = np.arange(width)[None, :] < rng.integers(1, width + 1, n_rows)[:, None]
+    valid[0] = True
+    scores = rbo_scores(a, b, valid, p=P)
+    for row in range(n_rows):
+        ids = np.flatnonzero(valid[row])
+        expected = brute_force_tied_rbo(list(a[row, ids]), list(b[row, ids]), P)
+        assert scores[row] == pytest.approx(expected, abs=1e-12)
+
+
+def test_sorting_network_sorts_every_width() -> None:
+    rng = np.random.default_rng(7)
+    for width in [*range(1, 70), 127, 130, 1024]:
+        padded = metrics._padded(width)
+        keys = np.full((padded, 64), np.iinfo(np.int64).min)
+        keys[:width] = rng.integers(-(2**62), 2**62, (width, 64))
+        keys[:width, :8] = rng.integers(0, 3, (width, 8))  # many equal keys
+        expected = np.sort(keys, axis=0)[::-1]
+        metrics._sort_runs(keys)
+        metrics._merge_runs(keys, metrics._merge_network(padded))
+        np.testing.assert_array_equal(keys, expected, err_msg=f"width {width}")
+
+
+def test_infinite_importances_give_nan() -> None:
+    a = np.array([[0.2, np.inf, 0.1], [0.2, -np.inf, 0.1], [0.2, 0.3, 0.1], [np.inf, 0.3, 0.1]])
+    b = np.array([[0.2, 0.3, 0.1], [0.2, 0.3, 0.1], [-np.inf, 0.3, 0.1], [0.2, 0.3, 0.1]])
+    valid = np.array([[True] * 3, [True] * 3, [True] * 3, [False, True, True]])
+    scores = rbo_scores(a, b, valid, p=P)
+    assert np.isnan(scores[:3]).all()
+    assert scores[3] == pytest.approx(brute_force_tied_rbo([0.3, 0.1], [0.3, 0.1], P), abs=1e-14)
 
 
 def test_tie_definition_is_not_the_average_over_tie_breaking() -> None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 from scipy.ndimage import uniform_filter
 
 if TYPE_CHECKING:
@@ -64,7 +65,10 @@ _INDEX_MASK = _MAX_ITEMS - 1
 _SIGN_FREE = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 _LOWEST_KEY = np.int64(np.iinfo(np.int64).min)
 _VALUE_MASK = ~np.int64(_INDEX_MASK)
-_BLOCK_ROWS = 32  # rows sorted together by rbo_scores: one network step is one vector op over them
+_POSITIVE_INFINITE_KEY = np.int64(0x7FF0_0000_0000_0000)  # keys of +inf and positive NaNs and above
+_SMALLEST_FINITE_KEY = np.int64(-0x7FF0_0000_0000_0000)  # key of -max; -inf, negative NaNs below
+_BLOCK_ROWS = 32  # rows scored together by rbo_scores; a and b fill 64 lanes of the sort
+_RUN = 16  # positions sorted in registers before the merge network
 
 
 # --- scalar RBO on explicit rankings ---------------------------------------------------------
@@ -193,16 +197,22 @@ def rbo_scores(
     Row b ranks the m_b items with ``valid[b]`` (default: all), highest importance first; ties
     are rank groups (module docstring, X_d = sum_i min(w_a(i,d), w_b(i,d))); X_m = m, so::
 
-        RBO_ext = p^m + (1-p)/p * sum_i C_i,      C_i = sum_{d=1..m} min(w_a(i,d), w_b(i,d)) p^d / d
+        RBO_ext = p^m + (1-p)/p * sum_{d=1..m} X_d p^d / d
 
-    C_i in closed form: min(w_a, w_b) = clip(min of the two lines (d - t)/g, 0, 1), which is
-    1 from E = max(t_a + g_a, t_b + g_b) on, 0 up to S = max(t_a, t_b), and in between the
-    steeper line up to their crossing, the flatter one after it; with prefix sums
-    G(n) = sum_{d<=n} p^d, Hp(n) = sum_{d<=n} p^d / d a line segment sums to
-    ((G(v) - G(u-1)) - t (Hp(v) - Hp(u-1))) / g. Without ties C_i = Hp(m) - Hp(max(r_a, r_b) - 1).
-    A compiled kernel (numba, one thread) sorts the keys of 32 rows at once with a sorting
-    network (each step one vector operation across the rows), reads each item's group start t
-    and size g off the sorted keys and sums C_i: O(M log^2 M) per row.
+    A compiled kernel (numba, one thread) packs the keys of 32 rows of both matrices into 64
+    lanes, sorts them with a sorting network (runs of 16 in registers, then Batcher's merges;
+    each step one vector operation across the lanes) and sums X_d p^d / d per row in one of two
+    ways:
+
+    - up to 64 items whose only tie groups are the last ones (e.g. the zero-importance regions
+      of a ReLU'd CAM): X_d = |A_d ∩ B_d| with the top-d sets A_d, B_d as 64-bit masks, plus
+      the last group's fraction w = (d - t) / g where it has started;
+    - otherwise per item, C_i = sum_d min(w_a(i,d), w_b(i,d)) p^d / d in closed form:
+      min(w_a, w_b) = clip(min of the two lines (d - t)/g, 0, 1) is 1 from
+      E = max(t_a + g_a, t_b + g_b) on, 0 up to S = max(t_a, t_b), and in between the steeper
+      line up to their crossing, the flatter one after it; with prefix sums
+      G(n) = sum_{d<=n} p^d, Hp(n) = sum_{d<=n} p^d / d a line segment sums to
+      ((G(v) - G(u-1)) - t (Hp(v) - Hp(u-1))) / g.
 
     Tied = equal after dropping the 10 lowest bits of the float64 (relative resolution 2^-42,
     about 2e-13, far finer than a float32 CAM): exactly equal importances are always tied.
@@ -222,29 +232,37 @@ def rbo_scores(
     n_items = importance_a.shape[1]
     if n_items > _MAX_ITEMS:
         raise ValueError(f"at most {_MAX_ITEMS} items (regions) per row, got {n_items}")
-    geometric, harmonic = _prefix_tables(p, n_items)
-    network = _sorting_network(n_items)
-    return _rbo_rows(importance_a, importance_b, valid, network, geometric, harmonic, p)
+    weights, geometric, harmonic = _depth_tables(p, n_items)
+    network = _merge_network(_padded(n_items))
+    return _rbo_rows(importance_a, importance_b, valid, network, weights, geometric, harmonic, p)
 
 
-def _prefix_tables(p: float, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """G(n) = sum_{d=1..n} p^d and Hp(n) = sum_{d=1..n} p^d / d for n = 0..n_items."""
+def _depth_tables(p: float, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For d, n = 0..n_items: W(d) = p^d / d (W(0) = 0), G(n) = sum_{d<=n} p^d, Hp(n) = sum_{d<=n} W(d)."""
     depths = np.arange(1, n_items + 1, dtype=np.float64)
     powers = p**depths
-    return np.concatenate([[0.0], np.cumsum(powers)]), np.concatenate([[0.0], np.cumsum(powers / depths)])
+    weights = np.concatenate([[0.0], powers / depths])
+    return weights, np.concatenate([[0.0], np.cumsum(powers)]), np.cumsum(weights)
+
+
+@numba.njit(cache=True)
+def _padded(n_items: int) -> int:
+    """Positions the kernel sorts: n_items rounded up to whole runs of 8."""
+    return -(-n_items // 8) * 8
 
 
 @cache
-def _sorting_network(n_items: int) -> np.ndarray:
-    """Comparators (i, j), i < j, of Batcher's odd-even merge sort for n_items keys, (K, 2).
+def _merge_network(n_items: int) -> np.ndarray:
+    """Comparators (i, j), i < j, of Batcher's odd-even merge sort for n_items keys, (K, 2),
+    without the stages that sort runs of 16 (done in registers by :func:`_sort_runs`).
 
     Built for the next power of two n; comparators reaching position n_items or beyond are
-    dropped (there the padding keys are the largest and never move). Applying them in order,
-    each putting the smaller key at i, sorts ascending.
+    dropped (there the padding keys are the smallest and never move). Applying them in order,
+    each putting the larger key at i, sorts descending.
     """
     n = 1 << max(n_items - 1, 0).bit_length()
     pairs = []
-    span = 1
+    span = _RUN
     while span < n:
         step = span
         while step >= 1:
@@ -259,68 +277,101 @@ def _sorting_network(n_items: int) -> np.ndarray:
     return network
 
 
-@numba.njit(cache=True)
+@intrinsic
+def _popcount(typingctx, value):
+    """Number of set bits of an int64 (LLVM ctpop)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return numba.types.int64(numba.types.int64), codegen
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _rbo_rows(
     importance_a: np.ndarray,
     importance_b: np.ndarray,
     valid: np.ndarray,
     network: np.ndarray,
+    weights: np.ndarray,
     geometric: np.ndarray,
     harmonic: np.ndarray,
     p: float,
 ) -> np.ndarray:
     """RBO_ext per row (:func:`rbo_scores`), _BLOCK_ROWS rows at a time."""
     n_rows, n_items_max = importance_a.shape
-    keys = np.empty((2, n_items_max, _BLOCK_ROWS), np.int64)  # ranking, position, row in block
-    n_valid = np.empty(_BLOCK_ROWS, np.int64)
+    rows = np.empty((2, _BLOCK_ROWS, n_items_max), np.int64)  # ranking, row in block, item
+    keys = np.full((_padded(n_items_max), 2 * _BLOCK_ROWS), _LOWEST_KEY)  # position, lane
+    n_valid = np.empty(2 * _BLOCK_ROWS, np.int64)  # per lane: a rows, then b rows
+    ties = np.empty(2 * _BLOCK_ROWS, np.int64)
+    members = np.empty(_BLOCK_ROWS, np.int64)
     start = np.empty((2, n_items_max), np.int64)  # by item
     size = np.empty((2, n_items_max), np.int64)  # by group start
+    bitmasks = n_items_max <= 64
     scores = np.empty(n_rows)
     for first_row in range(0, n_rows, _BLOCK_ROWS):
-        _pack_keys(importance_a, importance_b, valid, first_row, keys, n_valid)
-        for ranking in range(2):
-            _sort_lanes(keys[ranking], network)
+        _pack_keys(importance_a, importance_b, valid, first_row, rows, keys, n_valid, members)
+        _sort_runs(keys)
+        _merge_runs(keys, network)
+        _count_ties(keys, n_valid, ties)
         for lane in range(min(_BLOCK_ROWS, n_rows - first_row)):
-            n_items = n_valid[lane]
-            if n_items <= 0:
+            m = n_valid[lane]
+            if m == 0 or _not_finite(keys, lane, m) or _not_finite(keys, _BLOCK_ROWS + lane, m):
                 scores[first_row + lane] = np.nan
                 continue
-            for ranking in range(2):
-                _rank_groups(keys[ranking], lane, n_items, start[ranking], size[ranking])
-            total = _overlap_sum(keys[0], lane, n_items, start, size, geometric, harmonic)
-            scores[first_row + lane] = (1 - p) / p * total + p**n_items
+            last_a = m - 1 - ties[lane]  # start of the last group if it holds every tie
+            last_b = m - 1 - ties[_BLOCK_ROWS + lane]
+            if bitmasks and _same_group(keys, lane, last_a, m - 1) and _same_group(
+                keys, _BLOCK_ROWS + lane, last_b, m - 1
+            ):
+                total = _prefix_overlap_sum(keys, lane, m, last_a, last_b, members[lane], weights)
+            else:
+                for ranking in range(2):
+                    _rank_groups(keys, ranking * _BLOCK_ROWS + lane, m, start[ranking], size[ranking])
+                total = _item_overlap_sum(keys, lane, m, start, size, geometric, harmonic)
+            scores[first_row + lane] = (1 - p) / p * total + p**m
     return scores
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _pack_keys(
     importance_a: np.ndarray,
     importance_b: np.ndarray,
     valid: np.ndarray,
     first_row: int,
+    rows: np.ndarray,
     keys: np.ndarray,
     n_valid: np.ndarray,
+    members: np.ndarray,
 ) -> None:
-    """keys[ranking, j, lane] of rows first_row + lane; n_valid[lane] = m, -1 if not finite.
+    """keys[j, lane] for rows first_row + lane of a (lanes 0..31) and b (lanes 32..63).
 
     Key as in :func:`tie_groups`: the float64 bits made order-preserving (negative values: all
     bits but the sign flipped; -0.0 as 0.0), the 10 lowest bits replaced by the item index j;
-    invalid items (and rows past the end) get the lowest key.
+    invalid items get the lowest key. Per row: n_valid = m (0 past the last row) and
+    members = bit j set for each valid item j < 64. Built row-major (contiguous reads), then
+    transposed.
     """
     n_rows, n_items_max = importance_a.shape
     bits_a, bits_b = importance_a.view(np.int64), importance_b.view(np.int64)
     for lane in range(_BLOCK_ROWS):
         row = min(first_row + lane, n_rows - 1)
         count = 0
-        finite = True
+        mask = np.int64(0)
         for j in range(n_items_max):
-            is_valid = valid[row, j] & (first_row + lane < n_rows)
-            finite_pair = np.isfinite(importance_a[row, j]) & np.isfinite(importance_b[row, j])
-            finite &= finite_pair | ~is_valid
+            is_valid = valid[row, j]
+            a, b = bits_a[row, j], bits_b[row, j]
             count += is_valid
-            keys[0, j, lane] = (_ordered_bits(bits_a[row, j]) if is_valid else _LOWEST_KEY) | j
-            keys[1, j, lane] = (_ordered_bits(bits_b[row, j]) if is_valid else _LOWEST_KEY) | j
-        n_valid[lane] = count if finite else -1
+            mask |= np.int64(is_valid) << (j & 63)
+            rows[0, lane, j] = (_ordered_bits(a) if is_valid else _LOWEST_KEY) | j
+            rows[1, lane, j] = (_ordered_bits(b) if is_valid else _LOWEST_KEY) | j
+        m = count if first_row + lane < n_rows else 0
+        n_valid[lane] = n_valid[_BLOCK_ROWS + lane] = m
+        members[lane] = mask
+    for j in range(n_items_max):
+        for lane in range(_BLOCK_ROWS):
+            keys[j, lane] = rows[0, lane, j]
+            keys[j, _BLOCK_ROWS + lane] = rows[1, lane, j]
 
 
 @numba.njit(cache=True)
@@ -330,31 +381,180 @@ def _ordered_bits(bits: int) -> int:
     return (ordered + (ordered == -1)) & _VALUE_MASK
 
 
-@numba.njit(cache=True)
-def _sort_lanes(keys: np.ndarray, network: np.ndarray) -> None:
-    """Sort keys (positions, _BLOCK_ROWS lanes) ascending along positions, all lanes at once."""
+@numba.njit(cache=True, inline="always")
+def _exchange(x: int, y: int) -> tuple[int, int]:
+    return max(x, y), min(x, y)
+
+
+@numba.njit(cache=True, inline="always")
+def _sort8(k0: int, k1: int, k2: int, k3: int, k4: int, k5: int, k6: int, k7: int) -> tuple:
+    """Eight keys descending: Batcher's 19-comparator network."""
+    k0, k1 = _exchange(k0, k1)
+    k2, k3 = _exchange(k2, k3)
+    k4, k5 = _exchange(k4, k5)
+    k6, k7 = _exchange(k6, k7)
+    k0, k2 = _exchange(k0, k2)
+    k1, k3 = _exchange(k1, k3)
+    k4, k6 = _exchange(k4, k6)
+    k5, k7 = _exchange(k5, k7)
+    k1, k2 = _exchange(k1, k2)
+    k5, k6 = _exchange(k5, k6)
+    k0, k4 = _exchange(k0, k4)
+    k1, k5 = _exchange(k1, k5)
+    k2, k6 = _exchange(k2, k6)
+    k3, k7 = _exchange(k3, k7)
+    k2, k4 = _exchange(k2, k4)
+    k3, k5 = _exchange(k3, k5)
+    k1, k2 = _exchange(k1, k2)
+    k3, k4 = _exchange(k3, k4)
+    k5, k6 = _exchange(k5, k6)
+    return k0, k1, k2, k3, k4, k5, k6, k7
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sort_runs(keys: np.ndarray) -> None:
+    """Sort each run of 16 positions (and a last run of 8) descending, all lanes at once.
+
+    Keys stay in registers: two :func:`_sort8` and Batcher's 25-comparator merge of them.
+    """
+    n_positions, n_lanes = keys.shape
+    for run in range(0, n_positions - _RUN + 1, _RUN):
+        k = keys[run : run + _RUN]
+        for lane in range(n_lanes):
+            k0, k1, k2, k3, k4, k5, k6, k7 = _sort8(
+                k[0, lane], k[1, lane], k[2, lane], k[3, lane], k[4, lane], k[5, lane], k[6, lane], k[7, lane]
+            )
+            k8, k9, k10, k11, k12, k13, k14, k15 = _sort8(
+                k[8, lane], k[9, lane], k[10, lane], k[11, lane], k[12, lane], k[13, lane], k[14, lane], k[15, lane]
+            )
+            k0, k8 = _exchange(k0, k8)
+            k1, k9 = _exchange(k1, k9)
+            k2, k10 = _exchange(k2, k10)
+            k3, k11 = _exchange(k3, k11)
+            k4, k12 = _exchange(k4, k12)
+            k5, k13 = _exchange(k5, k13)
+            k6, k14 = _exchange(k6, k14)
+            k7, k15 = _exchange(k7, k15)
+            k4, k8 = _exchange(k4, k8)
+            k5, k9 = _exchange(k5, k9)
+            k6, k10 = _exchange(k6, k10)
+            k7, k11 = _exchange(k7, k11)
+            k2, k4 = _exchange(k2, k4)
+            k3, k5 = _exchange(k3, k5)
+            k6, k8 = _exchange(k6, k8)
+            k7, k9 = _exchange(k7, k9)
+            k10, k12 = _exchange(k10, k12)
+            k11, k13 = _exchange(k11, k13)
+            k1, k2 = _exchange(k1, k2)
+            k3, k4 = _exchange(k3, k4)
+            k5, k6 = _exchange(k5, k6)
+            k7, k8 = _exchange(k7, k8)
+            k9, k10 = _exchange(k9, k10)
+            k11, k12 = _exchange(k11, k12)
+            k13, k14 = _exchange(k13, k14)
+            k[0, lane], k[1, lane], k[2, lane], k[3, lane] = k0, k1, k2, k3
+            k[4, lane], k[5, lane], k[6, lane], k[7, lane] = k4, k5, k6, k7
+            k[8, lane], k[9, lane], k[10, lane], k[11, lane] = k8, k9, k10, k11
+            k[12, lane], k[13, lane], k[14, lane], k[15, lane] = k12, k13, k14, k15
+    if n_positions % _RUN:
+        k = keys[n_positions - 8 :]
+        for lane in range(n_lanes):
+            k0, k1, k2, k3, k4, k5, k6, k7 = _sort8(
+                k[0, lane], k[1, lane], k[2, lane], k[3, lane], k[4, lane], k[5, lane], k[6, lane], k[7, lane]
+            )
+            k[0, lane], k[1, lane], k[2, lane], k[3, lane] = k0, k1, k2, k3
+            k[4, lane], k[5, lane], k[6, lane], k[7, lane] = k4, k5, k6, k7
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _merge_runs(keys: np.ndarray, network: np.ndarray) -> None:
+    """Apply the comparators of :func:`_merge_network` to every lane (larger key first)."""
     for comparator in range(network.shape[0]):
-        low, high = network[comparator, 0], network[comparator, 1]
-        for lane in range(_BLOCK_ROWS):
-            a, b = keys[low, lane], keys[high, lane]
-            keys[low, lane] = min(a, b)
+        high, low = network[comparator, 0], network[comparator, 1]
+        for lane in range(2 * _BLOCK_ROWS):
+            a, b = keys[high, lane], keys[low, lane]
             keys[high, lane] = max(a, b)
+            keys[low, lane] = min(a, b)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _count_ties(keys: np.ndarray, n_valid: np.ndarray, ties: np.ndarray) -> None:
+    """ties[lane] = number of valid positions whose successor is valid and tied with them."""
+    n_positions = keys.shape[0]
+    ties[:] = 0
+    for position in range(n_positions - 1):
+        for lane in range(2 * _BLOCK_ROWS):
+            tied = ((keys[position + 1, lane] ^ keys[position, lane]) >> _INDEX_BITS) == 0
+            ties[lane] += tied & (position + 1 < n_valid[lane])
 
 
 @numba.njit(cache=True)
-def _rank_groups(
-    sorted_keys: np.ndarray, lane: int, n_items: int, start: np.ndarray, size: np.ndarray
-) -> None:
+def _not_finite(keys: np.ndarray, lane: int, m: int) -> bool:
+    """A valid key of the sorted lane is +-inf or NaN: the first is >= +inf or the m-th < -max."""
+    return keys[0, lane] >= _POSITIVE_INFINITE_KEY or keys[m - 1, lane] < _SMALLEST_FINITE_KEY
+
+
+@numba.njit(cache=True)
+def _same_group(keys: np.ndarray, lane: int, position: int, other: int) -> bool:
+    return ((keys[position, lane] ^ keys[other, lane]) >> _INDEX_BITS) == 0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _prefix_overlap_sum(
+    keys: np.ndarray, lane: int, m: int, last_a: int, last_b: int, members: int, weights: np.ndarray
+) -> float:
+    """sum_d X_d p^d / d for a row whose only tie groups start at last_a (a) and last_b (b).
+
+    Up to min(last_a, last_b) both rankings are tie-free: X_d = popcount(A_d & B_d) of the
+    top-d item masks (two depths per step, into two sums, so the additions do not wait on each
+    other). After it, a ranking inside its last group has the fixed set A = items ahead of the
+    group and the group's items (members ^ A) at fraction w = (d - t) / g; at d = m both sets
+    are complete.
+    """
+    seen_a = np.int64(0)
+    seen_b = np.int64(0)
+    tie_free_pairs = min(last_a, last_b) // 2 * 2
+    even = 0.0
+    odd = 0.0
+    for position in range(0, tie_free_pairs, 2):
+        seen_a |= np.int64(1) << (keys[position, lane] & 63)
+        seen_b |= np.int64(1) << (keys[position, _BLOCK_ROWS + lane] & 63)
+        even += _popcount(seen_a & seen_b) * weights[position + 1]
+        seen_a |= np.int64(1) << (keys[position + 1, lane] & 63)
+        seen_b |= np.int64(1) << (keys[position + 1, _BLOCK_ROWS + lane] & 63)
+        odd += _popcount(seen_a & seen_b) * weights[position + 2]
+    for position in range(tie_free_pairs, m):
+        in_a = position >= last_a
+        in_b = position >= last_b
+        seen_a |= np.int64(0) if in_a else np.int64(1) << (keys[position, lane] & 63)
+        seen_b |= np.int64(0) if in_b else np.int64(1) << (keys[position, _BLOCK_ROWS + lane] & 63)
+        complete = position == m - 1
+        full_a = members if complete else seen_a
+        full_b = members if complete else seen_b
+        part_a = members ^ seen_a if in_a and not complete else np.int64(0)
+        part_b = members ^ seen_b if in_b and not complete else np.int64(0)
+        w_a = (position + 1 - last_a) / (m - last_a)
+        w_b = (position + 1 - last_b) / (m - last_b)
+        overlap = (
+            _popcount(full_a & full_b)
+            + w_a * _popcount(part_a & full_b)
+            + w_b * _popcount(full_a & part_b)
+            + min(w_a, w_b) * _popcount(part_a & part_b)
+        )
+        even += overlap * weights[position + 1]
+    return even + odd
+
+
+@numba.njit(cache=True)
+def _rank_groups(keys: np.ndarray, lane: int, n_items: int, start: np.ndarray, size: np.ndarray) -> None:
     """start[item] = its group start t and size[t] = group size g, from one sorted lane.
 
-    Ranks run from the largest key down over the n_items valid keys; a group is a run of keys
-    equal after dropping the index bits.
+    A group is a run of keys equal after dropping the index bits.
     """
-    top = sorted_keys.shape[0] - 1
     group = 0
-    previous = sorted_keys[top, lane] >> _INDEX_BITS
+    previous = keys[0, lane] >> _INDEX_BITS
     for rank in range(n_items):
-        key = sorted_keys[top - rank, lane]
+        key = keys[rank, lane]
         group = group if key >> _INDEX_BITS == previous else rank
         previous = key >> _INDEX_BITS
         start[key & _INDEX_MASK] = group
@@ -362,8 +562,8 @@ def _rank_groups(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _overlap_sum(
-    sorted_keys_a: np.ndarray,
+def _item_overlap_sum(
+    keys: np.ndarray,
     lane: int,
     n_items: int,
     start: np.ndarray,
@@ -377,10 +577,9 @@ def _overlap_sum(
     the steeper line (smaller group) up to the crossing d* = (t_a g_b - t_b g_a) / (g_b - g_a),
     the flatter one after; equal sizes: the later line throughout.
     """
-    top = sorted_keys_a.shape[0] - 1
     total = 0.0
     for rank in range(n_items):
-        item = sorted_keys_a[top - rank, lane] & _INDEX_MASK
+        item = keys[rank, lane] & _INDEX_MASK
         t_a, t_b = start[0, item], start[1, item]
         g_a, g_b = size[0, t_a], size[1, t_b]
         last = max(t_a + g_a, t_b + g_b) - 1
