@@ -4,18 +4,21 @@ Realistic workload: 20,000 (clean, noisy) region-importance pairs with about 30 
 (m between 20 and 40) and ties (regions whose importance is exactly 0, as a ReLU'd CAM gives).
 The peer scores a tie-free subset one pair at a time; rates are pairs per second, best of
 ``--repeats`` runs, by wall clock and by process CPU time (the CPU figure is steadier on a
-shared machine). Both must agree on tie-free pairs (max abs diff printed). ``rbo_scores`` runs a
-single-threaded numba kernel; one call on a few pairs before the timed runs compiles it (or loads
-it from numba's on-disk cache), and that warm-up time is printed, not counted.
+shared machine). Both must agree on tie-free pairs (max abs diff printed). ``rbo_scores`` runs
+its numba kernel on one thread (the default), then with ``--threads`` (default: every core);
+the peer is single-threaded, so the one-thread ratio is the like-for-like one. One call on a few
+pairs before the timed runs compiles the kernel (or loads it from numba's on-disk cache), and
+that warm-up time is printed, not counted.
 
 The ``rbo`` package pins numpy<2, so install it without dependencies:
     .venv/bin/pip install --no-deps rbo
-Run: .venv/bin/python benchmarks/score_throughput.py [--pairs 20000] [--peer-pairs 2000] [--repeats 5]
+Run: .venv/bin/python benchmarks/score_throughput.py [--pairs 20000] [--peer-pairs 2000] [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20_000)
     parser.add_argument("--peer-pairs", type=int, default=2_000, help="tie-free pairs scored by the peer")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
     try:
         import rbo  # noqa: F401
@@ -75,13 +79,17 @@ def main() -> None:
             "peer missing: install it with `.venv/bin/pip install --no-deps rbo` (it pins numpy<2)"
         )
 
-    clean, noisy, valid = make_pairs(args.pairs, seed=0, ties=True)
-    warm_up = time.perf_counter()
-    rbo_scores(clean[:2], noisy[:2], valid[:2], P)
-    print(f"JIT warm-up of rbo_scores (compile or cache load), not timed below: {time.perf_counter() - warm_up:.2f} s")
-    ours = best_rate(lambda: rbo_scores(clean, noisy, valid, P), args.pairs, args.repeats)
+    tied = make_pairs(args.pairs, seed=0, ties=True)
     free = make_pairs(args.pairs, seed=1, ties=False)
-    ours_free = best_rate(lambda: rbo_scores(*free, P), args.pairs, args.repeats)
+    warm_up = time.perf_counter()
+    rbo_scores(tied[0][:2], tied[1][:2], tied[2][:2], P)
+    print(f"JIT warm-up of rbo_scores (compile or cache load), not timed below: {time.perf_counter() - warm_up:.2f} s")
+    ours = {}
+    for threads in sorted({1, args.threads}):
+        for name, pairs in (("with ties", tied), ("tie-free", free)):
+            ours[threads, name] = best_rate(
+                lambda pairs=pairs, threads=threads: rbo_scores(*pairs, P, threads=threads), args.pairs, args.repeats
+            )
     subset = [array[: args.peer_pairs] for array in free]
     rankings = [(ranking(c, v), ranking(n, v)) for c, n, v in zip(*subset, strict=True)]
     peer = best_rate(lambda: peer_scores(rankings), args.peer_pairs, max(1, args.repeats // 2))
@@ -89,21 +97,24 @@ def main() -> None:
         f"{args.pairs} pairs with ~20% exact-zero ties and {args.pairs} tie-free pairs (m 20-40); "
         f"peer on the first {args.peer_pairs} tie-free pairs; p={P}"
     )
-    print(f"best of {args.repeats} runs           wall pairs/s     CPU pairs/s")
-    for name, (wall, cpu, _) in (
-        ("ours, with ties", ours),
-        ("ours, tie-free", ours_free),
-        ("peer rbo_ext, tie-free", peer),
-    ):
-        print(f"  {name:24s} {wall:14,.0f}  {cpu:14,.0f}")
+    print(f"best of {args.repeats} runs                   wall pairs/s     CPU pairs/s   wall ratio to peer")
+    for (threads, name), (wall, cpu, _) in ours.items():
+        label = f"ours, {threads} thread{'s' * (threads > 1)}, {name}"
+        print(f"  {label:32s} {wall:14,.0f}  {cpu:14,.0f}   {wall / peer[0]:8.1f}x")
+    print(f"  {'peer rbo_ext, 1 thread, tie-free':32s} {peer[0]:14,.0f}  {peer[1]:14,.0f}")
+    wall, cpu, _ = ours[1, "tie-free"]
     print(
-        f"ratio ours (ties) / peer:      wall {ours[0] / peer[0]:6.1f}x   CPU {ours[1] / peer[1]:6.1f}x   (goal >= 100x)"
+        f"ratio ours / peer, same tie-free pairs, 1 thread each:  wall {wall / peer[0]:6.1f}x   "
+        f"CPU {cpu / peer[1]:6.1f}x   (goal >= 100x)"
     )
+    wall, cpu, _ = ours[1, "with ties"]
     print(
-        f"ratio ours (tie-free) / peer:  wall {ours_free[0] / peer[0]:6.1f}x   CPU {ours_free[1] / peer[1]:6.1f}x"
+        f"ratio ours with ties (tie groups: more work; the peer has no tie form) / peer, 1 thread:  "
+        f"wall {wall / peer[0]:6.1f}x   CPU {cpu / peer[1]:6.1f}x"
     )
-    difference = np.abs(ours_free[2][: args.peer_pairs] - peer[2]).max()
-    print(f"max |ours - peer| on the {args.peer_pairs} tie-free pairs both scored: {difference:.2e}")
+    for threads in sorted({1, args.threads}):
+        scores = ours[threads, "tie-free"][2][: args.peer_pairs]
+        print(f"max |ours - peer| on the {args.peer_pairs} tie-free pairs, {threads} thread(s): {np.abs(scores - peer[2]).max():.2e}")
 
 
 if __name__ == "__main__":

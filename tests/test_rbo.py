@@ -182,6 +182,20 @@ def test_sorting_network_sorts_every_width() -> None:
         np.testing.assert_array_equal(keys, expected, err_msg=f"width {width}")
 
 
+def test_threads_split_rows_without_changing_scores() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.random((1000, 30))
+    b = a + rng.normal(0, 0.2, a.shape)
+    a[a < 0.2] = 0.0
+    valid = np.arange(30)[None, :] < rng.integers(1, 31, 1000)[:, None]
+    single = rbo_scores(a, b, valid, p=P)
+    for threads in (2, 3, 64):
+        np.testing.assert_array_equal(rbo_scores(a, b, valid, p=P, threads=threads), single)
+    assert rbo_scores(a[:0], b[:0], valid[:0], p=P, threads=2).shape == (0,)
+    with pytest.raises(ValueError, match="threads"):
+        rbo_scores(a, b, valid, threads=0)
+
+
 def test_infinite_importances_give_nan() -> None:
     a = np.array([[0.2, np.inf, 0.1], [0.2, -np.inf, 0.1], [0.2, 0.3, 0.1], [np.inf, 0.3, 0.1]])
     b = np.array([[0.2, 0.3, 0.1], [0.2, 0.3, 0.1], [-np.inf, 0.3, 0.1], [0.2, 0.3, 0.1]])

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -191,6 +192,7 @@ def rbo_scores(
     importance_b: np.ndarray,
     valid: np.ndarray | None = None,
     p: float = 0.9,
+    threads: int = 1,
 ) -> np.ndarray:
     """Tie-aware RBO_ext per row of two importance matrices (B, M) over the same items.
 
@@ -199,8 +201,8 @@ def rbo_scores(
 
         RBO_ext = p^m + (1-p)/p * sum_{d=1..m} X_d p^d / d
 
-    A compiled kernel (numba, one thread) packs the keys of 32 rows of both matrices into 64
-    lanes, sorts them with a sorting network (runs of 16 in registers, then Batcher's merges;
+    A compiled kernel (numba; ``threads`` > 1 splits the rows between threads) packs the keys of
+    32 rows of both matrices into 64 lanes, sorts them with a sorting network (runs of 16 in registers, then Batcher's merges;
     each step one vector operation across the lanes) and sums X_d p^d / d per row in one of two
     ways:
 
@@ -232,9 +234,24 @@ def rbo_scores(
     n_items = importance_a.shape[1]
     if n_items > _MAX_ITEMS:
         raise ValueError(f"at most {_MAX_ITEMS} items (regions) per row, got {n_items}")
-    weights, geometric, harmonic = _depth_tables(p, n_items)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    tables = _depth_tables(p, n_items)
     network = _merge_network(_padded(n_items))
-    return _rbo_rows(importance_a, importance_b, valid, network, weights, geometric, harmonic, p)
+    n_rows = len(importance_a)
+    scores = np.empty(n_rows)
+    n_blocks = -(-n_rows // _BLOCK_ROWS)
+    bounds = [min(n_rows, n_blocks * part // threads * _BLOCK_ROWS) for part in range(threads + 1)]
+
+    def score_rows(first_row: int, end_row: int) -> None:
+        _rbo_rows(importance_a, importance_b, valid, first_row, end_row, network, *tables, p, scores)
+
+    if threads == 1 or n_blocks == 1:
+        score_rows(0, n_rows)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(score_rows, bounds[:-1], bounds[1:]))  # the kernel releases the GIL
+    return scores
 
 
 def _depth_tables(p: float, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -287,19 +304,22 @@ def _popcount(typingctx, value):
     return numba.types.int64(numba.types.int64), codegen
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def _rbo_rows(
     importance_a: np.ndarray,
     importance_b: np.ndarray,
     valid: np.ndarray,
+    first_row: int,
+    end_row: int,
     network: np.ndarray,
     weights: np.ndarray,
     geometric: np.ndarray,
     harmonic: np.ndarray,
     p: float,
-) -> np.ndarray:
-    """RBO_ext per row (:func:`rbo_scores`), _BLOCK_ROWS rows at a time."""
-    n_rows, n_items_max = importance_a.shape
+    scores: np.ndarray,
+) -> None:
+    """scores[first_row:end_row] = RBO_ext of those rows (:func:`rbo_scores`), _BLOCK_ROWS at a time."""
+    n_items_max = importance_a.shape[1]
     rows = np.empty((2, _BLOCK_ROWS, n_items_max), np.int64)  # ranking, row in block, item
     keys = np.full((_padded(n_items_max), 2 * _BLOCK_ROWS), _LOWEST_KEY)  # position, lane
     n_valid = np.empty(2 * _BLOCK_ROWS, np.int64)  # per lane: a rows, then b rows
@@ -308,16 +328,15 @@ def _rbo_rows(
     start = np.empty((2, n_items_max), np.int64)  # by item
     size = np.empty((2, n_items_max), np.int64)  # by group start
     bitmasks = n_items_max <= 64
-    scores = np.empty(n_rows)
-    for first_row in range(0, n_rows, _BLOCK_ROWS):
-        _pack_keys(importance_a, importance_b, valid, first_row, rows, keys, n_valid, members)
+    for block in range(first_row, end_row, _BLOCK_ROWS):
+        _pack_keys(importance_a, importance_b, valid, block, end_row, rows, keys, n_valid, members)
         _sort_runs(keys)
         _merge_runs(keys, network)
         _count_ties(keys, n_valid, ties)
-        for lane in range(min(_BLOCK_ROWS, n_rows - first_row)):
+        for lane in range(min(_BLOCK_ROWS, end_row - block)):
             m = n_valid[lane]
             if m == 0 or _not_finite(keys, lane, m) or _not_finite(keys, _BLOCK_ROWS + lane, m):
-                scores[first_row + lane] = np.nan
+                scores[block + lane] = np.nan
                 continue
             last_a = m - 1 - ties[lane]  # start of the last group if it holds every tie
             last_b = m - 1 - ties[_BLOCK_ROWS + lane]
@@ -329,8 +348,7 @@ def _rbo_rows(
                 for ranking in range(2):
                     _rank_groups(keys, ranking * _BLOCK_ROWS + lane, m, start[ranking], size[ranking])
                 total = _item_overlap_sum(keys, lane, m, start, size, geometric, harmonic)
-            scores[first_row + lane] = (1 - p) / p * total + p**m
-    return scores
+            scores[block + lane] = (1 - p) / p * total + p**m
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -339,6 +357,7 @@ def _pack_keys(
     importance_b: np.ndarray,
     valid: np.ndarray,
     first_row: int,
+    end_row: int,
     rows: np.ndarray,
     keys: np.ndarray,
     n_valid: np.ndarray,
@@ -348,14 +367,14 @@ def _pack_keys(
 
     Key as in :func:`tie_groups`: the float64 bits made order-preserving (negative values: all
     bits but the sign flipped; -0.0 as 0.0), the 10 lowest bits replaced by the item index j;
-    invalid items get the lowest key. Per row: n_valid = m (0 past the last row) and
+    invalid items get the lowest key. Per row: n_valid = m (0 from end_row on) and
     members = bit j set for each valid item j < 64. Built row-major (contiguous reads), then
     transposed.
     """
-    n_rows, n_items_max = importance_a.shape
+    n_items_max = importance_a.shape[1]
     bits_a, bits_b = importance_a.view(np.int64), importance_b.view(np.int64)
     for lane in range(_BLOCK_ROWS):
-        row = min(first_row + lane, n_rows - 1)
+        row = min(first_row + lane, end_row - 1)
         count = 0
         mask = np.int64(0)
         for j in range(n_items_max):
@@ -365,7 +384,7 @@ def _pack_keys(
             mask |= np.int64(is_valid) << (j & 63)
             rows[0, lane, j] = (_ordered_bits(a) if is_valid else _LOWEST_KEY) | j
             rows[1, lane, j] = (_ordered_bits(b) if is_valid else _LOWEST_KEY) | j
-        m = count if first_row + lane < n_rows else 0
+        m = count if first_row + lane < end_row else 0
         n_valid[lane] = n_valid[_BLOCK_ROWS + lane] = m
         members[lane] = mask
     for j in range(n_items_max):
