@@ -542,6 +542,8 @@ def _prefix_overlap_sum(
         seen_a |= np.int64(1) << (keys[position + 1, lane] & 63)
         seen_b |= np.int64(1) << (keys[position + 1, _BLOCK_ROWS + lane] & 63)
         odd += _popcount(seen_a & seen_b) * weights[position + 2]
+    per_position_a = 1.0 / (m - last_a)  # w grows by 1/g per depth inside the group
+    per_position_b = 1.0 / (m - last_b)
     for position in range(tie_free_pairs, m):
         in_a = position >= last_a
         in_b = position >= last_b
@@ -552,8 +554,8 @@ def _prefix_overlap_sum(
         full_b = members if complete else seen_b
         part_a = members ^ seen_a if in_a and not complete else np.int64(0)
         part_b = members ^ seen_b if in_b and not complete else np.int64(0)
-        w_a = (position + 1 - last_a) / (m - last_a)
-        w_b = (position + 1 - last_b) / (m - last_b)
+        w_a = (position + 1 - last_a) * per_position_a
+        w_b = (position + 1 - last_b) * per_position_b
         overlap = (
             _popcount(full_a & full_b)
             + w_a * _popcount(part_a & full_b)
