@@ -524,46 +524,53 @@ def _prefix_overlap_sum(
 ) -> float:
     """sum_d X_d p^d / d for a row whose only tie groups start at last_a (a) and last_b (b).
 
-    Up to min(last_a, last_b) both rankings are tie-free: X_d = popcount(A_d & B_d) of the
-    top-d item masks (two depths per step, into two sums, so the additions do not wait on each
-    other). After it, a ranking inside its last group has the fixed set A = items ahead of the
-    group and the group's items (members ^ A) at fraction w = (d - t) / g; at d = m both sets
-    are complete.
+    X is symmetric in a and b; call 1 the ranking whose last group starts first (at t1) and 2 the
+    other (at t2). With S1, S2 the top-d item masks and P = members ^ S the items of a started
+    group, whose share of the top d is w = (d - t) / g:
+
+    - d <= t1: X_d = popcount(S1 & S2) (two depths per step, into two sums, so the additions
+      do not wait on each other);
+    - t1 < d <= t2: S1 stops growing, X_d = |S1 & S2| + w1 |P1 & S2|;
+    - t2 < d < m: both stop, X_d = |S1 & S2| + w1 |P1 & S2| + w2 |S1 & P2| + min(w1, w2) |P1 & P2|
+      with the four counts fixed;
+    - d = m: X_m = m.
     """
-    seen_a = np.int64(0)
-    seen_b = np.int64(0)
-    tie_free_pairs = min(last_a, last_b) // 2 * 2
+    lane_1, lane_2 = (lane, _BLOCK_ROWS + lane) if last_a <= last_b else (_BLOCK_ROWS + lane, lane)
+    first, second = min(last_a, last_b), max(last_a, last_b)
+    seen_1 = np.int64(0)
+    seen_2 = np.int64(0)
     even = 0.0
     odd = 0.0
-    for position in range(0, tie_free_pairs, 2):
-        seen_a |= np.int64(1) << (keys[position, lane] & 63)
-        seen_b |= np.int64(1) << (keys[position, _BLOCK_ROWS + lane] & 63)
-        even += _popcount(seen_a & seen_b) * weights[position + 1]
-        seen_a |= np.int64(1) << (keys[position + 1, lane] & 63)
-        seen_b |= np.int64(1) << (keys[position + 1, _BLOCK_ROWS + lane] & 63)
-        odd += _popcount(seen_a & seen_b) * weights[position + 2]
-    per_position_a = 1.0 / (m - last_a)  # w grows by 1/g per depth inside the group
-    per_position_b = 1.0 / (m - last_b)
-    for position in range(tie_free_pairs, m):
-        in_a = position >= last_a
-        in_b = position >= last_b
-        seen_a |= np.int64(0) if in_a else np.int64(1) << (keys[position, lane] & 63)
-        seen_b |= np.int64(0) if in_b else np.int64(1) << (keys[position, _BLOCK_ROWS + lane] & 63)
-        complete = position == m - 1
-        full_a = members if complete else seen_a
-        full_b = members if complete else seen_b
-        part_a = members ^ seen_a if in_a and not complete else np.int64(0)
-        part_b = members ^ seen_b if in_b and not complete else np.int64(0)
-        w_a = (position + 1 - last_a) * per_position_a
-        w_b = (position + 1 - last_b) * per_position_b
-        overlap = (
-            _popcount(full_a & full_b)
-            + w_a * _popcount(part_a & full_b)
-            + w_b * _popcount(full_a & part_b)
-            + min(w_a, w_b) * _popcount(part_a & part_b)
-        )
-        even += overlap * weights[position + 1]
-    return even + odd
+    pairs_end = first // 2 * 2
+    for position in range(0, pairs_end, 2):
+        seen_1 |= np.int64(1) << (keys[position, lane_1] & 63)
+        seen_2 |= np.int64(1) << (keys[position, lane_2] & 63)
+        even += _popcount(seen_1 & seen_2) * weights[position + 1]
+        seen_1 |= np.int64(1) << (keys[position + 1, lane_1] & 63)
+        seen_2 |= np.int64(1) << (keys[position + 1, lane_2] & 63)
+        odd += _popcount(seen_1 & seen_2) * weights[position + 2]
+    if pairs_end < first:
+        seen_1 |= np.int64(1) << (keys[pairs_end, lane_1] & 63)
+        seen_2 |= np.int64(1) << (keys[pairs_end, lane_2] & 63)
+        even += _popcount(seen_1 & seen_2) * weights[first]
+    group_1 = members ^ seen_1
+    step_1 = 1.0 / (m - first)  # w1 grows by 1/g1 per depth
+    for position in range(first, min(second, m - 1)):
+        seen_2 |= np.int64(1) << (keys[position, lane_2] & 63)
+        w_1 = (position + 1 - first) * step_1
+        odd += (_popcount(seen_1 & seen_2) + w_1 * _popcount(group_1 & seen_2)) * weights[position + 1]
+    if second < m - 1:
+        group_2 = members ^ seen_2
+        both = _popcount(seen_1 & seen_2)
+        share_1 = _popcount(group_1 & seen_2)
+        share_2 = _popcount(seen_1 & group_2)
+        shared = _popcount(group_1 & group_2)
+        step_2 = 1.0 / (m - second)
+        for position in range(second, m - 1):
+            w_1 = (position + 1 - first) * step_1
+            w_2 = (position + 1 - second) * step_2
+            even += (both + w_1 * share_1 + w_2 * share_2 + min(w_1, w_2) * shared) * weights[position + 1]
+    return even + odd + m * weights[m]
 
 
 @numba.njit(cache=True)
