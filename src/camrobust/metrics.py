@@ -66,8 +66,8 @@ _INDEX_MASK = _MAX_ITEMS - 1
 _SIGN_FREE = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 _LOWEST_KEY = np.int64(np.iinfo(np.int64).min)
 _VALUE_MASK = ~np.int64(_INDEX_MASK)
-_POSITIVE_INFINITE_KEY = np.int64(0x7FF0_0000_0000_0000)  # keys of +inf and positive NaNs and above
-_SMALLEST_FINITE_KEY = np.int64(-0x7FF0_0000_0000_0000)  # key of -max; -inf, negative NaNs below
+_POSITIVE_INFINITE_KEY = np.int64(0x7FF0_0000_0000_0000)  # key of +inf; positive NaNs are above it
+_SMALLEST_FINITE_KEY = np.int64(-0x7FF0_0000_0000_0000)  # key of -max; -inf, negative NaNs are below it
 _BLOCK_ROWS = 32  # rows scored together by rbo_scores; a and b fill 64 lanes of the sort
 _RUN = 16  # positions sorted in registers before the merge network
 
