@@ -8,7 +8,7 @@ rule gradient_cams:
     benchmark:
         "results/benchmarks/gradient_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
-        cam=one_of(GRADIENT_METHODS),
+        cam=one_of(GRADIENT_CAMS),
     conda:
         "../envs/torch.yaml"
     params:
@@ -29,7 +29,7 @@ rule model_cams:
     benchmark:
         "results/benchmarks/model_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
-        cam=one_of(MODEL_METHODS),
+        cam=one_of(MODEL_CAMS),
     conda:
         "../envs/torch.yaml"
     threads: 2

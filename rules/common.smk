@@ -1,13 +1,19 @@
 """Shared helpers: validated config, output paths and input functions."""
 
-from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, MODEL_METHODS
 from camrobust.config import (
     model_datasets,
     noise_params,
     noise_severities,
     validate_config,
 )
-from camrobust.noise import ATTACKS, NOISES
+from camrobust.registry import (
+    ATTACKS,
+    CAM_METHODS,
+    GRADIENT_CAMS,
+    MODEL_CAMS,
+    NOISES,
+    PIXEL_NOISES,
+)
 
 config.update(validate_config(config))
 

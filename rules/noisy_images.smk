@@ -8,7 +8,7 @@ rule perturb_images:
     benchmark:
         "results/benchmarks/perturb_images/{dataset}/{noise}.tsv"
     wildcard_constraints:
-        noise=one_of(set(NOISES) - set(ATTACKS)),
+        noise=one_of(PIXEL_NOISES),
     conda:
         "../envs/torch.yaml"
     params:

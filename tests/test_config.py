@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from camrobust.cams import CAM_METHODS
+from camrobust import cams, datasets, models, noise, plots, registry
 from camrobust.config import ConfigError, load_config, load_schema, validate_config
-from camrobust.noise import NOISES
+from tests.workflow import REPO
 
 
 @pytest.fixture()
@@ -26,10 +30,63 @@ def test_default_config_is_valid_and_gets_defaults() -> None:
     assert config["statistics"]["alpha"] == 0.05
 
 
-def test_schema_lists_exactly_the_registries() -> None:
+def test_schema_lists_exactly_the_registry() -> None:
     schema = load_schema()
-    assert set(schema["properties"]["cams"]["items"]["enum"]) == set(CAM_METHODS)
-    assert set(schema["properties"]["noises"]["propertyNames"]["enum"]) == set(NOISES)
+    entries = schema["properties"]
+    assert entries["cams"]["items"]["enum"] == list(registry.CAM_METHODS)
+    assert entries["noises"]["propertyNames"]["enum"] == list(registry.NOISES)
+    assert entries["datasets"]["additionalProperties"]["properties"]["kind"]["enum"] == list(registry.DATASET_KINDS)
+    assert entries["models"]["additionalProperties"]["properties"]["kind"]["enum"] == list(registry.MODEL_KINDS)
+
+
+def test_implementations_match_the_registry() -> None:
+    assert tuple(cams.GRADIENT_METHODS) == registry.GRADIENT_CAMS
+    assert tuple(cams.MODEL_METHODS) == registry.MODEL_CAMS
+    assert tuple(noise.NOISES) == registry.NOISES
+    assert noise.PIXEL_NOISES == registry.PIXEL_NOISES and noise.ATTACKS == registry.ATTACKS
+    assert {len(spec.params) for spec in noise.NOISES.values()} == {registry.SEVERITY_LEVELS}
+    assert set(models.DEFAULT_TARGET_LAYERS) == set(registry.ARCHS)
+    assert datasets.DATASET_KINDS is registry.DATASET_KINDS
+    assert plots.CANONICAL_CAMS == registry.CAM_METHODS and plots.CANONICAL_NOISES == registry.NOISES
+
+
+def test_planning_imports_neither_torch_nor_torchvision(tmp_path: Path) -> None:
+    """A dry run of the default config, with torch and torchvision replaced by modules that fail on import."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    for name in ("torch", "torchvision"):
+        (blocked / f"{name}.py").write_text(f"raise ImportError('planning imported {name}')\n")
+    path = os.pathsep.join([str(blocked), str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--directory", str(tmp_path)]
+        + ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "planning imported" not in output
+    assert "stage_evaluation_images" in output and "gradient_cams" in output
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "suggestion"),
+    [
+        (lambda c: c["datasets"]["shapes_plain"].update(n_image=5), "datasets.shapes_plain.n_image", "n_images"),
+        (lambda c: c["models"]["small_vgg"].update(epoch=3), "models.small_vgg.epoch", "epochs"),
+        (lambda c: c["segmentation"].update(methd="slic"), "segmentation.methd", "method"),
+        (lambda c: c["noises"].update(gaussian_noise={"severities": [1], "param": [0.1]}), "noises.gaussian_noise.param", "params"),
+        (lambda c: c.update(metrc={}), "metrc", "metric"),
+        (lambda c: c.update(cams=["gradcm"]), "cams.0", "gradcam"),
+        (lambda c: c["noises"].update(gausian_noise=[1]), "noises", "gaussian_noise"),
+    ],
+)
+def test_typos_are_refused_with_the_closest_key(base_config: dict, change, key: str, suggestion: str) -> None:
+    config = copy.deepcopy(base_config)
+    change(config)
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert error.value.key == key
+    assert f"did you mean {suggestion!r}?" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +103,7 @@ def test_schema_lists_exactly_the_registries() -> None:
             "datasets.folder.root",
             "/nonexistent/images",
         ),
-        (lambda c: c.update(devcie="cpu"), "<top level>", "devcie"),
+        (lambda c: c.update(devcie="cpu"), "devcie", "device"),
     ],
 )
 def test_bad_values_name_their_key(base_config: dict, change, key: str, named: str) -> None:

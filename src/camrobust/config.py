@@ -7,12 +7,15 @@ raised before any job starts.
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from camrobust.registry import ARCHS, SEVERITY_LEVELS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -54,12 +57,24 @@ def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     filled = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft7Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
-    if error is not None:
-        if error.validator == "additionalProperties" and not error.absolute_path:
-            allowed = sorted(schema["properties"])
-            raise ConfigError(_key(error.absolute_path), f"{error.message}; allowed keys: {allowed}")
-        raise ConfigError(_key(error.absolute_path), error.message)
-    return filled
+    if error is None:
+        return filled
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        raise _unknown_key_error(error)
+    if error.validator == "enum" and isinstance(error.instance, str):
+        close = difflib.get_close_matches(error.instance, [str(v) for v in error.validator_value], n=1)
+        if close:
+            raise ConfigError(_key(error.absolute_path), f"{error.message}; did you mean {close[0]!r}?")
+    raise ConfigError(_key(error.absolute_path), error.message)
+
+
+def _unknown_key_error(error: jsonschema.ValidationError) -> ConfigError:
+    """An unknown key in a config object, with the closest allowed key and the allowed list."""
+    allowed = sorted(error.schema.get("properties", {}))
+    unknown = sorted(key for key in error.instance if key not in allowed)[0]
+    close = difflib.get_close_matches(unknown, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ConfigError(_key([*error.absolute_path, unknown]), f"unknown key; {hint}allowed keys: {allowed}")
 
 
 def noise_severities(entry: list[int] | Mapping[str, Any]) -> list[int]:
@@ -73,11 +88,9 @@ def noise_params(entry: list[int] | Mapping[str, Any]) -> list[float] | None:
 
 
 def _check_noises(config: Mapping[str, Any]) -> None:
-    from camrobust.noise import NOISES
-
     for name, entry in config["noises"].items():
         params = noise_params(entry)
-        levels = len(params) if params is not None else len(NOISES[name].params)
+        levels = len(params) if params is not None else SEVERITY_LEVELS
         for severity in noise_severities(entry):
             if not 1 <= severity <= levels:
                 raise ConfigError(f"noises.{name}", f"severity {severity} out of range 1..{levels}")
@@ -96,8 +109,6 @@ def _check_datasets(config: Mapping[str, Any]) -> None:
 
 
 def _check_models(config: Mapping[str, Any]) -> None:
-    from camrobust.models import ARCHS
-
     for name, spec in config["models"].items():
         if spec["arch"] not in ARCHS:
             raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec['arch']!r}; allowed: {sorted(ARCHS)}")

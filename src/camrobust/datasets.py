@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from camrobust.registry import DATASET_KINDS
 from camrobust.seeding import image_generator
 
 SHAPE_KINDS: tuple[str, ...] = (
@@ -38,7 +39,6 @@ SHAPE_KINDS: tuple[str, ...] = (
 )
 SHAPE_VARIANTS: tuple[str, ...] = ("plain", "cluttered")
 SPLITS: tuple[str, ...] = ("eval", "train")
-DATASET_KINDS: tuple[str, ...] = ("shapes", "imagefolder", "imagenet_val", "imagenette", "cifar10")
 IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".jpg",
     ".jpeg",

@@ -22,22 +22,9 @@ import torchvision
 from torch import nn
 from tqdm.auto import tqdm
 
+from camrobust.registry import ARCHS, MODEL_KINDS, SMALL_ARCHS
 from camrobust.seeding import image_generator
 
-SMALL_ARCHS: tuple[str, ...] = ("small_vgg", "small_resnet")
-TORCHVISION_ARCHS: tuple[str, ...] = (
-    "resnet18",
-    "resnet50",
-    "vgg16",
-    "densenet121",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-    "convnext_tiny",
-    "vit_b_16",
-    "swin_t",
-)
-ARCHS: tuple[str, ...] = SMALL_ARCHS + TORCHVISION_ARCHS
-MODEL_SOURCES: tuple[str, ...] = ("trained", "torchvision", "checkpoint")
 
 # Default CAM target layer per architecture: the last convolutional stage / block, where
 # pytorch-grad-cam's docs point (model.layer4[-1], model.features[-1]) except VGG16, where the
@@ -422,8 +409,8 @@ class ModelCard:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.source not in MODEL_SOURCES:
-            raise ValueError(f"source: {self.source!r} unknown; allowed: {', '.join(MODEL_SOURCES)}")
+        if self.source not in MODEL_KINDS:
+            raise ValueError(f"source: {self.source!r} unknown; allowed: {', '.join(MODEL_KINDS)}")
         self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
         self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
 

@@ -35,6 +35,8 @@ from matplotlib.patches import Rectangle
 from scipy.stats import kendalltau
 from skimage.segmentation import find_boundaries
 
+from camrobust import registry
+
 DPI = 150
 POOLED = "all"
 SCORE_CMAP = "viridis"
@@ -43,33 +45,9 @@ NAN_FACE = "#d9d9d9"
 CHANGED_RED = "#c62828"
 REGION_BAND = (20, 60)
 
-# Fixed order of the SPEC's CAM methods (cams.CAM_METHODS spelling): method i gets tab10 colour i.
-CANONICAL_CAMS = (
-    "gradcam",
-    "gradcampp",
-    "xgradcam",
-    "hirescam",
-    "gradcam_elementwise",
-    "layercam",
-    "eigencam",
-    "eigengradcam",
-    "scorecam",
-    "ablationcam",
-)
-# SPEC section 5 order, so noise columns line up across figures.
-CANONICAL_NOISES = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "speckle_noise",
-    "gaussian_blur",
-    "defocus_blur",
-    "jpeg_compression",
-    "brightness",
-    "contrast",
-    "fgsm",
-    "pgd",
-)
+# Fixed orders, so colours and columns line up across figures: CAM method i gets tab10 colour i.
+CANONICAL_CAMS = registry.CAM_METHODS
+CANONICAL_NOISES = registry.NOISES
 PANEL_METRICS = (
     ("consistency", "Consistency C"),
     ("responsiveness", "Responsiveness R"),
