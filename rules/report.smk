@@ -14,6 +14,8 @@ rule plot_robustness_heatmap:
         "results/benchmarks/plot_robustness_heatmap/{dataset}/{model}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figure="rm_heatmap",
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -34,6 +36,8 @@ rule plot_severity_curves:
         "results/benchmarks/plot_severity_curves/{dataset}/{model}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figure="severity_curves",
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -89,6 +93,8 @@ rule plot_critical_difference:
         "results/benchmarks/plot_critical_difference/{dataset}/{model}/{noise}.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/plot_critical_difference.py"
 
@@ -109,6 +115,8 @@ rule plot_ranking_agreement:
         "results/benchmarks/plot_ranking_agreement/plot_ranking_agreement.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figure="ranking_agreement",
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -128,6 +136,8 @@ rule plot_change_rates:
         "results/benchmarks/plot_change_rates/plot_change_rates.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        figure="attack_success",
     script:
         "../workflow_scripts/plot_summary.py"
 

@@ -8,6 +8,7 @@ rule stage_evaluation_images:
     conda:
         "../envs/torch.yaml"
     params:
+        split="eval",
         spec=dataset_spec,
         seed=SEED,
     script:
@@ -24,6 +25,7 @@ rule stage_training_images:
     conda:
         "../envs/torch.yaml"
     params:
+        split="train",
         spec=dataset_spec,
         seed=SEED,
     script:

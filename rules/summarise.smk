@@ -58,6 +58,7 @@ rule test_cam_methods:
     conda:
         "../envs/analysis.yaml"
     params:
+        test="cam_method_tests",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -79,6 +80,7 @@ rule test_datasets:
     conda:
         "../envs/analysis.yaml"
     params:
+        test="dataset_tests",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -100,6 +102,7 @@ rule test_noise_types:
     conda:
         "../envs/analysis.yaml"
     params:
+        test="noise_type_tests",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -121,6 +124,7 @@ rule test_severity_trend:
     conda:
         "../envs/analysis.yaml"
     params:
+        test="severity_trend",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"

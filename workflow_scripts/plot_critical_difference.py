@@ -13,4 +13,4 @@ with job_log(snakemake.log[0], snakemake.threads):
     for set_name, measure in MEASURES.items():
         ranks, pvalues = stats.nemenyi_ranks(scores, dataset=w.dataset, model=w.model, noise=w.noise, set_name=set_name)
         title = f"{w.dataset} / {w.model}: {w.noise}, {measure}"
-        plots.cd_diagram(ranks, pvalues, snakemake.output[set_name], title)
+        plots.cd_diagram(ranks, pvalues, snakemake.output[set_name], title, alpha=snakemake.params.alpha)

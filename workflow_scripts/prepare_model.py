@@ -5,11 +5,11 @@ from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
     card = pipeline.prepare_model(
-        snakemake.params.spec,
-        snakemake.input.train or None,
-        snakemake.input.eval,
-        snakemake.params.seed,
-        snakemake.output.weights,
-        snakemake.output.card,
+        spec=snakemake.params.spec,
+        train_store=snakemake.input.train or None,
+        eval_store=snakemake.input.eval,
+        seed=snakemake.params.seed,
+        weights_out=snakemake.output.weights,
+        card_out=snakemake.output.card,
     )
     log.info("accuracy %s", card.accuracy)

@@ -4,5 +4,6 @@ from camrobust import pipeline
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
-    split = "train" if snakemake.rule == "stage_training_images" else "eval"
-    pipeline.stage_images(snakemake.params.spec, split, snakemake.params.seed, snakemake.output[0])
+    pipeline.stage_images(
+        spec=snakemake.params.spec, split=snakemake.params.split, seed=snakemake.params.seed, out=snakemake.output[0]
+    )

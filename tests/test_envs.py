@@ -1,0 +1,257 @@
+"""Conda envs, checked statically: each rule's env provides what its script imports, through camrobust too.
+
+conda-forge cannot be reached from the test machines, so the envs are not built here. Instead the
+imports a script can execute are collected from the source: the script's own imports, and for
+every camrobust function it calls, the imports of that function's module, the imports inside the
+function, and recursively the camrobust functions it calls. Every third-party module found must
+come from a package pinned in the rule's env.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "src" / "camrobust"
+
+# import name -> conda-forge packages that provide it
+CONDA_PACKAGES: dict[str, set[str]] = {
+    "torch": {"pytorch", "pytorch-cpu"},
+    "torchvision": {"torchvision"},
+    "numpy": {"numpy"},
+    "numba": {"numba"},
+    "scipy": {"scipy"},
+    "skimage": {"scikit-image"},
+    "pandas": {"pandas"},
+    "pyarrow": {"pyarrow"},
+    "zarr": {"zarr"},
+    "xarray": {"xarray"},
+    "pingouin": {"pingouin"},
+    "scikit_posthocs": {"scikit-posthocs"},
+    "matplotlib": {"matplotlib-base", "matplotlib"},
+    "PIL": {"pillow"},
+    "tqdm": {"tqdm"},
+    "yaml": {"pyyaml"},
+    "jsonschema": {"jsonschema"},
+}
+# conda package -> its name on PyPI, where pyproject.toml states the supported range
+PYPI_NAMES = {"pytorch": "torch", "pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
+PARQUET_CALLS = re.compile(r"\b(read_parquet|to_parquet)\b")
+
+
+@dataclass
+class Imports:
+    """Third-party top-level modules and camrobust modules imported somewhere."""
+
+    external: set[str] = field(default_factory=set)
+    internal: set[str] = field(default_factory=set)
+
+    def add(self, module: str) -> None:
+        top = module.split(".")[0]
+        if module.startswith("camrobust.") or module == "camrobust":
+            self.internal.add(module)
+        elif top not in sys.stdlib_module_names and top != "__future__":
+            self.external.add(top)
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _import_nodes(body: list[ast.stmt], nested: bool) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements of a body and its blocks (not TYPE_CHECKING); ``nested`` also enters functions."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in body:
+        if _is_type_checking(node):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not nested:
+            continue
+        for block_name in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(node, block_name, None)
+            if isinstance(block, list):
+                found.extend(_import_nodes(block, nested))
+    return found
+
+
+def _record(nodes: list[ast.Import | ast.ImportFrom], imports: Imports, aliases: dict[str, str]) -> None:
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for name in node.names:
+                imports.add(name.name)
+                aliases[name.asname or name.name.split(".")[0]] = name.name
+        elif node.module is not None:
+            for name in node.names:
+                is_module = node.module == "camrobust" and (SOURCE / f"{name.name}.py").exists()
+                imported = f"camrobust.{name.name}" if is_module else node.module
+                imports.add(imported)
+                aliases[name.asname or name.name] = imported
+
+
+@cache
+def _module(name: str) -> ast.Module:
+    return ast.parse((SOURCE / f"{name.split('.', 1)[1]}.py").read_text())
+
+
+@cache
+def _module_level(name: str) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
+    """(external, internal, aliases) of a camrobust module's top-level imports, closed over camrobust."""
+    imports, aliases = Imports(), {}
+    _record(_import_nodes(_module(name).body, nested=False), imports, aliases)
+    for internal in list(imports.internal):
+        external, more, _ = _module_level(internal)
+        imports.external |= external
+        imports.internal |= more
+    return frozenset(imports.external), frozenset(imports.internal | {name}), tuple(aliases.items())
+
+
+def _functions(name: str) -> dict[str, ast.FunctionDef]:
+    return {n.name: n for n in _module(name).body if isinstance(n, ast.FunctionDef)}
+
+
+@cache
+def _module_tables(name: str) -> dict[str, frozenset[str]]:
+    """Module-level names bound to values that refer to the module's functions (dispatch tables)."""
+    functions = _functions(name)
+    tables = {}
+    for node in _module(name).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            referred = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id in functions}
+            for target in targets:
+                if isinstance(target, ast.Name) and referred:
+                    tables[target.id] = frozenset(referred)
+    return tables
+
+
+def _called(body: ast.AST, aliases: dict[str, str], module: str) -> set[tuple[str, str]]:
+    """(camrobust module, function) pairs ``body`` can call: ``alias.f``, local ``f`` (called or
+    passed on) and the functions of the module's dispatch tables it reads."""
+    calls = set()
+    local = _functions(module) if module else {}
+    tables = _module_tables(module) if module else {}
+    for node in ast.walk(body):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            target = aliases.get(node.value.id, "")
+            if target.startswith("camrobust.") and (SOURCE / f"{target.split('.')[1]}.py").exists():
+                calls.add((target, node.attr))
+        elif isinstance(node, ast.Name):
+            if node.id in local:
+                calls.add((module, node.id))
+            calls |= {(module, function) for function in tables.get(node.id, ())}
+            target = aliases.get(node.id, "")
+            if target.startswith("camrobust.") and target.count(".") == 1:
+                calls.add((target, node.id))
+    return calls
+
+
+def script_imports(script: Path) -> tuple[Imports, bool]:
+    """Everything a workflow script can import when it runs, and whether it touches Parquet files."""
+    tree = ast.parse(script.read_text())
+    imports, aliases = Imports(), {}
+    _record(_import_nodes(tree.body, nested=True), imports, aliases)
+    parquet = bool(PARQUET_CALLS.search(script.read_text()))
+    pending = _called(tree, aliases, "")
+    for internal in list(imports.internal):
+        external, more, _ = _module_level(internal)
+        imports.external |= external
+        imports.internal |= more
+    seen: set[tuple[str, str]] = set()
+    while pending:
+        module, function = pending.pop()
+        if (module, function) in seen or function not in _functions(module):
+            continue
+        seen.add((module, function))
+        external, internal, module_aliases = _module_level(module)
+        imports.external |= external
+        imports.internal |= internal
+        node = _functions(module)[function]
+        local_aliases = dict(module_aliases)
+        body_imports = Imports()
+        _record(_import_nodes(node.body, nested=True), body_imports, local_aliases)
+        imports.external |= body_imports.external
+        for used in body_imports.internal:
+            external, more, _ = _module_level(used)
+            imports.external |= external
+            imports.internal |= more
+        parquet |= bool(PARQUET_CALLS.search(ast.unparse(node)))
+        pending |= _called(node, local_aliases, module)
+    return imports, parquet
+
+
+def rule_envs() -> dict[str, tuple[str, str]]:
+    """Rule name -> (env file, script file), read from rules/*.smk."""
+    rules = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule )", smk.read_text()):
+            name = re.match(r"rule (\w+):", block.strip())
+            script = re.search(r'script:\s*"\.\./(workflow_scripts/[\w.]+)"', block)
+            if name and script:
+                env = re.search(r'conda:\s*"\.\./(envs/[\w.]+)"', block)
+                rules[name.group(1)] = (env.group(1) if env else "", script.group(1))
+    return rules
+
+
+def env_packages(env: str) -> dict[str, str]:
+    """Conda package -> pinned version of an env file."""
+    spec = yaml.safe_load((REPO / env).read_text())
+    pins = {}
+    for entry in spec["dependencies"]:
+        assert isinstance(entry, str), f"{env}: only conda packages expected, got {entry!r}"
+        package, _, version = entry.partition("=")
+        pins[package.strip()] = version.strip()
+    return pins
+
+
+RULES = rule_envs()
+
+
+def test_every_scripted_rule_has_an_env() -> None:
+    assert len(RULES) >= 20
+    assert {rule: env for rule, (env, _) in RULES.items() if not env} == {}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_env_provides_what_the_script_imports(rule: str) -> None:
+    env, script = RULES[rule]
+    imports, parquet = script_imports(REPO / script)
+    needed = imports.external | ({"pyarrow"} if parquet else set())
+    unknown = needed - set(CONDA_PACKAGES)
+    assert not unknown, f"{script} imports {sorted(unknown)}: add the conda package to CONDA_PACKAGES"
+    provided = set(env_packages(env))
+    missing = sorted(name for name in needed if not CONDA_PACKAGES[name] & provided)
+    assert not missing, f"rule {rule}: {env} lacks {missing}, imported by {script} through {sorted(imports.internal)}"
+
+
+def test_import_scan_follows_calls_into_the_library() -> None:
+    """The scan sees pingouin behind stats and matplotlib behind plots, via the functions called."""
+    imports, parquet = script_imports(REPO / "workflow_scripts" / "plot_critical_difference.py")
+    assert {"pingouin", "matplotlib", "pandas"} <= imports.external and parquet
+    imports, _ = script_imports(REPO / "workflow_scripts" / "prepare_model.py")
+    assert {"torch", "torchvision", "zarr"} <= imports.external
+    imports, _ = script_imports(REPO / "workflow_scripts" / "stage_images.py")
+    assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
+
+
+@pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))
+def test_env_versions_are_pinned_within_the_supported_ranges(env: str) -> None:
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    ranges = {Requirement(d).name.lower(): Requirement(d).specifier for d in dependencies}
+    for package, version in env_packages(env).items():
+        assert re.fullmatch(r"\d+(\.\d+)*", version), f"{env}: {package} is not pinned to one version ({version!r})"
+        name = PYPI_NAMES.get(package, package)
+        if name in ranges:
+            assert Version(version) in ranges[name], f"{env}: {package} {version} outside pyproject's {ranges[name]}"
