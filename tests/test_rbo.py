@@ -9,10 +9,15 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from camrobust import metrics
 from camrobust.metrics import rbo, rbo_bounds, rbo_scores, tie_groups
 
 P = 0.9
+# rbo_scores against an independent evaluation: both sum the same m <= 70 terms p^d X_d / d
+# (each below 1) in float64 but in different orders and groupings (per item in closed form vs
+# per depth), so they differ by rounding of order m * 2^-53 ~ 1e-14. 1e-12 leaves margin and
+# stays far below the effect of one wrong overlap share at the deepest depth tested
+# ((1-p)/p * p^70 / 70^2 ~ 1e-8).
+SUM_TOL = 1e-12
 
 
 def direct_rbo_ext(short: list, long_: list, p: float) -> float:
@@ -90,7 +95,7 @@ def test_batched_scores_match_direct_formula_on_random_tie_free_pairs() -> None:
     for a, b, v in zip(clean, noisy, valid, strict=True):
         ids = np.flatnonzero(v)
         expected.append(direct_rbo_ext(list(ids[np.argsort(-a[ids])]), list(ids[np.argsort(-b[ids])]), P))
-    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=SUM_TOL)
     assert rbo(ranking_of(clean[0]), ranking_of(noisy[0]), P) == pytest.approx(
         direct_rbo_ext(ranking_of(clean[0]), ranking_of(noisy[0]), P), abs=1e-12
     )
@@ -138,21 +143,21 @@ def test_ties_match_brute_force_of_the_same_definition() -> None:
     for row in range(300):
         ids = np.flatnonzero(valid[row])
         expected = brute_force_tied_rbo(list(a[row, ids]), list(b[row, ids]), P)
-        assert scores[row] == pytest.approx(expected, abs=1e-12)
+        assert scores[row] == pytest.approx(expected, abs=SUM_TOL)
 
 
 @pytest.mark.parametrize(
     ("width", "zero_below", "mid_ties"),
     [
-        (9, 0.3, False),  # ties only among the last (zero) items: the 64-bit mask path
+        (9, 0.3, False),  # ties only among the last (zero) items
         (40, 0.25, False),
-        (40, 0.25, True),  # a tie higher up as well: the per-item closed form
-        (70, 0.25, False),  # more than 64 items: the per-item closed form
+        (40, 0.25, True),  # a tie higher up as well
+        (70, 0.25, False),  # wide rows
     ],
 )
-def test_both_kernel_paths_match_brute_force(width: int, zero_below: float, mid_ties: bool) -> None:
+def test_ties_on_item_subsets_match_brute_force(width: int, zero_below: float, mid_ties: bool) -> None:
     rng = np.random.default_rng(width + mid_ties)
-    n_rows = 40  # two blocks of the kernel
+    n_rows = 40
     a = rng.random((n_rows, width))
     b = a + rng.normal(0, 0.2, a.shape)
     a[a < zero_below] = 0.0
@@ -167,34 +172,7 @@ def test_both_kernel_paths_match_brute_force(width: int, zero_below: float, mid_
     for row in np.flatnonzero(valid.any(axis=1)):
         ids = np.flatnonzero(valid[row])
         expected = brute_force_tied_rbo(list(a[row, ids]), list(b[row, ids]), P)
-        assert scores[row] == pytest.approx(expected, abs=1e-12)
-
-
-def test_sorting_network_sorts_every_width() -> None:
-    rng = np.random.default_rng(7)
-    for width in [*range(1, 70), 127, 130, 1024]:
-        padded = metrics._padded(width)
-        keys = np.full((padded, 64), np.iinfo(np.int64).min)
-        keys[:width] = rng.integers(-(2**62), 2**62, (width, 64))
-        keys[:width, :8] = rng.integers(0, 3, (width, 8))  # many equal keys
-        expected = np.sort(keys, axis=0)[::-1]
-        metrics._sort_runs(keys)
-        metrics._merge_runs(keys, metrics._merge_network(padded))
-        np.testing.assert_array_equal(keys, expected, err_msg=f"width {width}")
-
-
-def test_threads_split_rows_without_changing_scores() -> None:
-    rng = np.random.default_rng(8)
-    a = rng.random((1000, 30))
-    b = a + rng.normal(0, 0.2, a.shape)
-    a[a < 0.2] = 0.0
-    valid = np.arange(30)[None, :] < rng.integers(1, 31, 1000)[:, None]
-    single = rbo_scores(a, b, valid, p=P)
-    for threads in (2, 3, 64):
-        np.testing.assert_array_equal(rbo_scores(a, b, valid, p=P, threads=threads), single)
-    assert rbo_scores(a[:0], b[:0], valid[:0], p=P, threads=2).shape == (0,)
-    with pytest.raises(ValueError, match="threads"):
-        rbo_scores(a, b, valid, threads=0)
+        assert scores[row] == pytest.approx(expected, abs=SUM_TOL)
 
 
 def test_infinite_importances_give_nan() -> None:
@@ -244,6 +222,13 @@ def test_tie_groups_and_non_finite_rows() -> None:
     assert np.isnan(scores[0]) and np.isfinite(scores[1])
     assert rbo_scores(np.array([[0.3]]), np.array([[0.7]]), p=P)[0] == 1.0
     assert np.isnan(rbo_scores(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((1, 3), bool))[0])
+
+
+def test_empty_input() -> None:
+    assert rbo_scores(np.zeros((0, 30)), np.zeros((0, 30)), p=P).shape == (0,)
+    assert np.isnan(rbo_scores(np.zeros((2, 0)), np.zeros((2, 0)), p=P)).all()
+    with pytest.raises(ValueError, match="shape"):
+        rbo_scores(np.zeros((2, 3)), np.zeros((2, 4)))
 
 
 def extended_rbo(short: list, long_: list, p: float, depth: int = 500) -> float:
