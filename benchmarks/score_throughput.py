@@ -85,7 +85,7 @@ def main() -> None:
     except ImportError:
         raise SystemExit(
             "peer missing: install it with `.venv/bin/pip install --no-deps rbo` (it pins numpy<2)"
-        )
+        ) from None
 
     tied = make_pairs(args.pairs, seed=0, ties=True)
     free = make_pairs(args.pairs, seed=1, ties=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+
 from tests.workflow import planned_jobs, write_config
 
 pytestmark = pytest.mark.workflow

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -468,7 +468,7 @@ def _folder_subset(
     taken.sort(key=lambda pair: pair[0])
     indices = [index for index, _ in taken]
     return ImageSet(
-        images=np.stack([image for _, image in taken]),
+        images=np.stack([cast(np.ndarray, image) for _, image in taken]),  # decode() never gives None
         labels=labels[indices],
         ids=[files[i].relative_to(root).as_posix() for i in indices],
         class_names=class_names,

@@ -25,7 +25,6 @@ from tqdm.auto import tqdm
 from camrobust.registry import ARCHS, MODEL_KINDS, SMALL_ARCHS
 from camrobust.seeding import image_generator
 
-
 # Default CAM target layer per architecture: the last convolutional stage / block, where
 # pytorch-grad-cam's docs point (model.layer4[-1], model.features[-1]) except VGG16, where the
 # last ReLU ("features.29", 14x14 at 224 px) is used instead of the final max-pool (7x7).

@@ -28,7 +28,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize, to_hex
+from matplotlib.colors import ListedColormap, Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -67,6 +67,13 @@ SUMMARY_KEYS = ("dataset", "model", "cam", "noise", "severity")
 # --------------------------------------------------------------------------- shared helpers
 
 
+def _palette(name: str) -> list[tuple[float, float, float]]:
+    """Colours of a qualitative matplotlib colormap (tab10, Dark2)."""
+    colormap = colormaps[name]
+    assert isinstance(colormap, ListedColormap), f"{name} is not a qualitative colormap"
+    return list(colormap.colors)  # type: ignore[arg-type]
+
+
 def _method_key(name: str) -> str:
     """Spelling-independent key: 'Grad-CAM++', 'gradcam_pp', 'GradCAMPlusPlus' -> 'gradcampp'."""
     key = name.lower().replace("++", "pp").replace("plusplus", "pp")
@@ -82,8 +89,8 @@ def cam_colors(methods: Iterable[str]) -> dict[str, str]:
     The SPEC's ten methods get the ten tab10 colours in :data:`CANONICAL_CAMS` order (any
     spelling: case, '-', '_', '++'/'pp'); other names get a Dark2 colour picked by a stable hash.
     """
-    known = colormaps["tab10"].colors
-    extra = colormaps["Dark2"].colors
+    known = _palette("tab10")
+    extra = _palette("Dark2")
     colors: dict[str, str] = {}
     for method in methods:
         index = _CANONICAL_INDEX.get(_method_key(method))
@@ -830,7 +837,7 @@ def region_count_histogram(
     upper = max(int(v.max()) for v in counts.values())
     step = max(1, math.ceil((upper + 1) / 60))
     bins = np.arange(0, upper + step + 1, step) - 0.5
-    palette = colormaps["Dark2"].colors
+    palette = _palette("Dark2")
     figure = _new_figure(7.0, 0.6 + 1.6 * len(counts))
     axes = np.atleast_1d(figure.subplots(len(counts), 1, sharex=True, squeeze=False).ravel())
     for i, (ax, (name, values)) in enumerate(zip(axes, counts.items())):
@@ -876,7 +883,7 @@ def attack_success(summary: pd.DataFrame, path: str | Path, *, max_columns: int 
     shares = _change_share(rows, ["dataset", "model", "noise", "severity"])
     noises = _noise_order(shares["noise"])
     pairs = sorted(set(zip(shares["dataset"], shares["model"])))
-    palette = colormaps["tab10"].colors
+    palette = _palette("tab10")
     markers = "os^Dvp*hX"
     n_cols = min(len(noises), max_columns)
     n_rows = math.ceil(len(noises) / n_cols)
