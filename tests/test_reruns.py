@@ -58,10 +58,14 @@ def test_changing_one_severity_list_touches_only_that_noise(finished_run: Path, 
     assert "attack_images" not in planned
 
 
-def test_changing_a_statistics_option_reruns_only_statistics(finished_run: Path, tiny_config: dict) -> None:
+def test_changing_alpha_reruns_only_the_tests_and_the_diagrams_that_use_it(
+    finished_run: Path, tiny_config: dict
+) -> None:
     config = copy.deepcopy(tiny_config)
     config["statistics"] = {"alpha": 0.01}
-    assert set(plan_with(finished_run, config, "alpha.yaml")) == STATISTICS | {"all"}
+    planned = plan_with(finished_run, config, "alpha.yaml")
+    assert set(planned) == STATISTICS | {"plot_critical_difference", "all"}
+    assert planned["plot_critical_difference"] == len(config["noises"])
 
 
 TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")

@@ -74,17 +74,23 @@ def test_stores_open_with_xarray_and_named_dimensions(finished_run: Path) -> Non
     assert float(maps.min()) >= 0 and float(maps.max()) <= 1
 
 
-def test_statistics_tables_have_the_documented_columns(finished_run: Path) -> None:
+def test_statistics_tables_have_the_documented_columns(finished_run: Path, tiny_config: dict) -> None:
+    alpha = tiny_config["statistics"]["alpha"]
     for name in ["cam_methods", "cam_pairwise", "datasets", "noise_types", "severity_trend"]:
         table = pd.read_csv(finished_run / f"results/statistics/{name}.csv")
         assert {"n", "statistic", "p", "p_corr", "effect_size", "note"} <= set(table.columns), name
         assert len(table) > 0
+        tested = table["p_corr"].notna()
+        assert (table.loc[tested, "significant"] == (table.loc[tested, "p_corr"] < alpha)).all(), name
 
 
-def test_report_is_one_html_file_with_the_figures(finished_run: Path) -> None:
+def test_report_is_one_html_file_with_the_figures(finished_run: Path, tiny_config: dict) -> None:
     report = finished_run / "results/report.html"
     assert report.stat().st_size > 100_000
-    assert "robustness_heatmap.png" in report.read_text(errors="ignore")
+    text = report.read_text(errors="ignore")
+    assert "robustness_heatmap.png" in text
+    alpha = tiny_config["statistics"]["alpha"]
+    assert f"Nemenyi post-hoc test (alpha = {alpha})" in text  # the caption shows the configured alpha
     for figure in (finished_run / "results/report").rglob("*.png"):
         assert figure.stat().st_size > 5_000, figure
 
