@@ -16,12 +16,8 @@ from camrobust.cams import (
     compute_cams,
     token_reshape,
 )
-from camrobust.models import (
-    DEFAULT_TARGET_LAYERS,
-    TORCHVISION_ARCHS,
-    build_model,
-    resolve_layer,
-)
+from camrobust.models import DEFAULT_TARGET_LAYERS, build_model, resolve_layer
+from camrobust.registry import TORCHVISION_ARCHS
 
 # (input size, channels, grid) of the default target layer's maps; ViT is built for its input size.
 EXPECTED_MAPS: dict[str, tuple[int, int, tuple[int, int]]] = {
