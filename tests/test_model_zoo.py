@@ -1,5 +1,6 @@
 """Every torchvision architecture builds, its default target layer resolves to the intended
-stage, and the CAM engine gives finite maps of the right shape on it."""
+stage, and the CAM engine gives finite maps of the right shape on it (parity with pytorch-grad-cam
+there: test_cams_zoo_parity.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from camrobust.cams import (
     CAM_METHODS,
     GRADIENT_METHODS,
     MODEL_METHODS,
+    TargetLayer,
     capture,
     compute_cams,
+    split_target,
     token_reshape,
 )
-from camrobust.models import DEFAULT_TARGET_LAYERS, build_model, resolve_layer
+from camrobust.models import DEFAULT_TARGET_LAYERS, resolve_target
 from camrobust.registry import TORCHVISION_ARCHS
+from tests.zoo import zoo_model
 
 # (input size, channels, grid) of the default target layer's maps; ViT is built for its input size.
 EXPECTED_MAPS: dict[str, tuple[int, int, tuple[int, int]]] = {
@@ -41,16 +45,6 @@ def two_threads() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-def _model(arch: str, size: int) -> torch.nn.Module:
-    """Random weights; torchvision zero-initialises the ViT head (all logits 0: no gradient, and
-    AblationCAM's (y - y_c) / y is 0/0), so it gets a seeded random head here."""
-    if arch != "vit_b_16":
-        return build_model(arch, 10, seed=0).eval()
-    model = build_model(arch, 10, seed=0, image_size=size)
-    torch.nn.init.normal_(model.heads.head.weight, std=0.02, generator=torch.Generator().manual_seed(0))
-    return model.eval()
-
-
 def _images(size: int) -> torch.Tensor:
     return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
 
@@ -64,7 +58,8 @@ def _assert_maps(maps: dict[str, torch.Tensor], methods: tuple[str, ...] | list[
 
 
 def _assert_some_map_varies(maps: dict[str, torch.Tensor]) -> None:
-    """Min-max normalised maps reach 1 unless flat; at least one method must not be flat."""
+    """A min-max normalised map peaks at range / (range + 1e-7), above 0.99 unless its raw range is
+    below 1e-5, i.e. flat; at least one method must not be flat."""
     assert max(float(cam.amax()) for cam in maps.values()) > 0.99
 
 
@@ -76,8 +71,8 @@ def test_every_listed_arch_has_a_default_target_layer() -> None:
 @pytest.mark.parametrize("arch", TORCHVISION_ARCHS)
 def test_default_target_layer_and_gradient_cams(arch: str) -> None:
     size, channels, grid = EXPECTED_MAPS[arch]
-    model = _model(arch, size)
-    layer = resolve_layer(model, DEFAULT_TARGET_LAYERS[arch])
+    model = zoo_model(arch, size)
+    layer = resolve_target(model, DEFAULT_TARGET_LAYERS[arch])
     x = _images(size)
     reshape = token_reshape(model, size)
     assert (reshape is not None) == (arch in ("vit_b_16", "swin_t"))
@@ -91,7 +86,7 @@ def test_default_target_layer_and_gradient_cams(arch: str) -> None:
 
 
 def test_every_cam_method_runs_on_resnet18() -> None:
-    model = _model("resnet18", 64)
+    model = zoo_model("resnet18", 64)
     maps = compute_cams(
         model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512
     )
@@ -104,7 +99,7 @@ def test_model_methods_on_every_arch(arch: str) -> None:
     """ScoreCAM and AblationCAM take one forward per image and channel (768-2048 channels here),
     so they run at 32 px: the same default layer and code path as the gradient methods above."""
     size = 32
-    model = _model(arch, size)
+    model = zoo_model(arch, size)
     maps = compute_cams(
         model,
         DEFAULT_TARGET_LAYERS[arch],
@@ -114,3 +109,16 @@ def test_model_methods_on_every_arch(arch: str) -> None:
         reshape=token_reshape(model, size),
     )
     _assert_maps(maps, tuple(MODEL_METHODS), size)
+
+
+def test_target_layer_strings() -> None:
+    model = zoo_model("densenet121", 32)
+    norm5 = model.get_submodule("features.norm5")
+    assert resolve_target(model, DEFAULT_TARGET_LAYERS["densenet121"]) == TargetLayer(norm5, "relu")
+    assert resolve_target(model, "features.norm5") == TargetLayer(norm5, None)
+    assert split_target("relu(features.norm5)") == ("features.norm5", "relu")
+    assert split_target("layer4") == ("layer4", None)
+    with pytest.raises(ValueError, match=r"post-activation 'gelu' unknown; valid: \['relu'\]"):
+        resolve_target(model, "gelu(features.norm5)")
+    with pytest.raises(ValueError, match=r"'features.norm6' is not a module .* did you mean features.norm5"):
+        resolve_target(model, "relu(features.norm6)")

@@ -6,8 +6,12 @@ forward and ONE backward pass (the summed target logits of the batch); ``gradien
 them into maps without the model, so the workflow can run it on cached features.
 
 Model family (``MODEL_METHODS``): ScoreCAM and AblationCAM rerun the model on perturbed inputs or
-perturbed layer outputs; ``model_cams`` feeds ``batch_size`` (image, channel) pairs per forward,
-so peak memory is bounded by the batch size, never by N x C.
+perturbed layer outputs; ``model_cams`` takes one image at a time and feeds ``batch_size`` of its
+channels per forward, so peak memory is bounded by the batch size, never by N x C, and every
+forward holds rows of one image only: the maps do not depend on which images share a batch.
+
+The target is a module's output (``TargetLayer``), optionally activated by ``post_activation``
+for an activation the model applies in its forward code rather than as a module.
 
 Every raw map (N,h,w) is post-processed exactly as pytorch-grad-cam 1.5.x does (``postprocess``).
 Adding a method = one function with its formula in the docstring + one registry entry:
@@ -16,6 +20,7 @@ Adding a method = one function with its formula in the docstring + one registry 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +30,41 @@ from torch import Tensor, nn
 
 Reshape = Callable[[Tensor], Tensor]
 ABLATION_OFFSET = 1e7  # pytorch-grad-cam AblationLayer: ablated value min - 1e7 when min != 0
+
+
+POST_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu}
+
+
+@dataclass(frozen=True)
+class TargetLayer:
+    """A CAM target: the output of ``module``, passed through ``post_activation`` (a name in
+    ``POST_ACTIVATIONS``) when that is not None. The option is for an activation the model applies
+    to that output in its forward code, not as a module (torchvision DenseNet: ``F.relu`` right
+    after ``features.norm5``): the activations are A = act(output) and the gradients g = dy/d output,
+    which is dy/dA through the model's own activation (for relu: dy/dA where A > 0, 0 where A = 0).
+    The model always runs on the unmodified output, so its logits do not change. String form:
+    ``"<module path>"`` or ``"relu(<module path>)"`` (``split_target``)."""
+
+    module: nn.Module
+    post_activation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.post_activation is not None and self.post_activation not in POST_ACTIVATIONS:
+            raise ValueError(
+                f"target_layer: post-activation {self.post_activation!r} unknown; "
+                f"valid: {list(POST_ACTIVATIONS)}"
+            )
+
+    def activate(self, output: Tensor) -> Tensor:
+        """The activations A of a raw layer output: act(output), or output without a post-activation."""
+        return output if self.post_activation is None else POST_ACTIVATIONS[self.post_activation](output)
+
+
+def split_target(spec: str) -> tuple[str, str | None]:
+    """A target-layer string -> (module path, post-activation): "layer4" -> ("layer4", None),
+    "relu(features.norm5)" -> ("features.norm5", "relu")."""
+    match = re.fullmatch(r"(\w+)\((.*)\)", spec.strip())
+    return (match[2].strip(), match[1]) if match else (spec.strip(), None)
 
 
 def _hw_sum(x: Tensor) -> Tensor:
@@ -94,9 +134,9 @@ def eigengradcam(a: Tensor, g: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- model family
 @dataclass(frozen=True)
 class Probe:
-    """What a model-based method sees: the model, its target layer, one batch of inputs
-    (N,3,H,W), targets (N,), the clean target logits y (N,), the clean layer maps (N,C,h,w),
-    the channel axis of the raw layer output and the number of (image, channel) pairs per forward."""
+    """What a model-based method sees of ONE image: the model, its target layer, the input
+    (1,3,H,W), its target class (1,), the clean target logit y (1,), the clean layer maps A (1,C,h,w),
+    the channel axis of the raw layer output and the number of channels per forward."""
 
     model: nn.Module
     layer: nn.Module
@@ -109,25 +149,24 @@ class Probe:
 
     def channel_scores(
         self,
-        make_inputs: Callable[[Tensor, Tensor], Tensor],
+        make_inputs: Callable[[Tensor], Tensor],
         edit_output: Callable[[Tensor, Tensor], Tensor] | None = None,
     ) -> Tensor:
-        """Target logit of every (image n, channel c) pair -> (N, C): model(make_inputs(n, c)), the
-        target-layer output replaced by edit_output(output, c) when given; batch_size pairs a pass."""
-        n_img, n_ch = self.activations.shape[:2]
-        scores = self.scores.new_empty(n_img * n_ch)
-        for pairs in torch.arange(n_img * n_ch, device=self.inputs.device).split(self.batch_size):
-            n, c = pairs.div(n_ch, rounding_mode="floor"), pairs.remainder(n_ch)
+        """Target logit for every channel c -> (1, C): model(make_inputs(c)), the target-layer
+        output replaced by edit_output(output, c) when given; batch_size channels a forward."""
+        n_ch = self.activations.shape[1]
+        scores = self.scores.new_empty(n_ch)
+        for channels in torch.arange(n_ch, device=self.inputs.device).split(self.batch_size):
             handle = None
             if edit_output is not None:
-                handle = self.layer.register_forward_hook(lambda _m, _a, out, c=c: edit_output(out, c))
+                handle = self.layer.register_forward_hook(lambda _m, _a, out, c=channels: edit_output(out, c))
             try:
-                logits = self.model(make_inputs(n, c))
+                logits = self.model(make_inputs(channels))
             finally:
                 if handle is not None:
                     handle.remove()
-            scores[pairs] = logits.gather(1, self.targets[n].unsqueeze(1)).squeeze(1)
-        return scores.view(n_img, n_ch)
+            scores[channels] = logits[:, self.targets[0]]
+        return scores.unsqueeze(0)
 
 
 def scorecam(probe: Probe) -> Tensor:
@@ -136,10 +175,10 @@ def scorecam(probe: Probe) -> Tensor:
     (torch.nn.UpsamplingBilinear2d, as pytorch-grad-cam 1.5.x)."""
     a, size = probe.activations, probe.inputs.shape[-2:]
 
-    def masked_inputs(n: Tensor, c: Tensor) -> Tensor:
-        up = F.interpolate(a[n, c].unsqueeze(1), size=size, mode="bilinear", align_corners=True)
+    def masked_inputs(c: Tensor) -> Tensor:
+        up = F.interpolate(a[0, c].unsqueeze(1), size=size, mode="bilinear", align_corners=True)
         lo, hi = up.amin((2, 3), keepdim=True), up.amax((2, 3), keepdim=True)
-        return probe.inputs[n] * (up - lo) / (hi - lo + 1e-8)
+        return probe.inputs * (up - lo) / (hi - lo + 1e-8)
 
     weights = probe.channel_scores(masked_inputs).softmax(1)
     return (weights[:, :, None, None] * a).sum(1)
@@ -150,7 +189,9 @@ def ablationcam(probe: Probe) -> Tensor:
     with channel c of the layer output set to v: v = 0 if min(output) == 0 (ReLU layers), else
     v = min(output) - 1e7 (pytorch-grad-cam AblationLayer). Difference: pytorch-grad-cam takes that
     min over its whole ablation batch, which drifts after the first ablated row when min != 0; here
-    min is each image's own layer output. y = 0 gives NaN weights, as in pytorch-grad-cam."""
+    min is the image's own layer output. The raw output is edited, before any post-activation (for
+    DenseNet's relu(features.norm5): min - 1e7, which the model's ReLU turns into 0, as ablating the
+    activated channel to 0). y = 0 gives NaN weights, as in pytorch-grad-cam."""
 
     def ablate(out: Tensor, c: Tensor) -> Tensor:
         out = out.clone()
@@ -161,7 +202,7 @@ def ablationcam(probe: Probe) -> Tensor:
         return out
 
     y = probe.scores.unsqueeze(1)
-    weights = (y - probe.channel_scores(lambda n, c: probe.inputs[n], ablate)) / y
+    weights = (y - probe.channel_scores(lambda c: probe.inputs.repeat(len(c), 1, 1, 1), ablate)) / y
     return (weights[:, :, None, None] * probe.activations).sum(1)
 
 
@@ -180,6 +221,11 @@ CAM_METHODS: tuple[str, ...] = (*GRADIENT_METHODS, *MODEL_METHODS)
 
 
 # ----------------------------------------------------------------------------- post-processing
+def _at_least_float32(x: Tensor) -> Tensor:
+    """x as float32, or as it is when of a wider float type (float64 maps for float64 models)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def _minmax(x: Tensor) -> Tensor:
     x = x - x.amin((-2, -1), keepdim=True)
     return x / (x.amax((-2, -1), keepdim=True) + 1e-7)
@@ -189,9 +235,10 @@ def postprocess(raw: Tensor, output_size: Sequence[int]) -> Tensor:
     """pytorch-grad-cam 1.5.x post-processing of raw maps (..., h, w) -> (..., H, W) in [0, 1]:
     ReLU, per-map min-max (x - min) / (max - min + 1e-7), bilinear upsampling with half-pixel
     centres (align_corners=False, no antialias: cv2.resize INTER_LINEAR), min-max again
-    (BaseCAM.aggregate_multi_layers rescales the upsampled map)."""
+    (BaseCAM.aggregate_multi_layers rescales the upsampled map). float32, or float64 for float64
+    raw maps."""
     lead, size = raw.shape[:-2], (int(output_size[0]), int(output_size[1]))
-    maps = _minmax(raw.float().clamp_min(0)).reshape(-1, 1, *raw.shape[-2:])
+    maps = _minmax(_at_least_float32(raw).clamp_min(0)).reshape(-1, 1, *raw.shape[-2:])
     maps = F.interpolate(maps, size=size, mode="bilinear", align_corners=False, antialias=False)
     return _minmax(maps.view(*lead, *size))
 
@@ -208,16 +255,19 @@ def _method_names(methods: str | Sequence[str], allowed: dict[str, object]) -> l
     return list(dict.fromkeys(names))
 
 
-def _resolve_layer(model: nn.Module, target_layer: nn.Module | str) -> nn.Module:
-    if isinstance(target_layer, nn.Module):
-        if not any(m is target_layer for m in model.modules()):
-            raise ValueError("target_layer: the module given is not a submodule of model")
-        return target_layer
-    try:
-        return model.get_submodule(target_layer)
-    except AttributeError:
-        paths = [name for name, _ in model.named_modules() if name]
-        raise ValueError(f"target_layer: {target_layer!r} not found; valid paths: {paths}") from None
+def _resolve_target(model: nn.Module, target_layer: nn.Module | str | TargetLayer) -> TargetLayer:
+    if isinstance(target_layer, str):
+        path, post_activation = split_target(target_layer)
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:
+            paths = [name for name, _ in model.named_modules() if name]
+            raise ValueError(f"target_layer: {path!r} not found; valid paths: {paths}") from None
+        return TargetLayer(module, post_activation)
+    target = target_layer if isinstance(target_layer, TargetLayer) else TargetLayer(target_layer)
+    if not any(m is target.module for m in model.modules()):
+        raise ValueError("target_layer: the module given is not a submodule of model")
+    return target
 
 
 def _check_call(model: nn.Module, inputs: Tensor, targets: Tensor | None, batch_size: int = 1) -> None:
@@ -250,9 +300,10 @@ def _resolve_targets(logits: Tensor, targets: Tensor | None) -> Tensor:
 
 
 def _forward_capturing(model: nn.Module, layer: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
-    """model(inputs) -> (logits, target-layer output). The output is kept as a detached leaf
+    """model(inputs) -> (logits, raw target-layer output). The output is kept as a detached leaf
     (requiring grad when grad mode is on, so a backward stops there: no parameter gradients, works
-    on frozen models); the rest of the model gets a clone, so in-place ops cannot alter the leaf."""
+    on frozen models); the rest of the model gets a clone, so in-place ops (DenseNet's relu after
+    norm5) cannot alter the leaf, on any device."""
     seen: list[Tensor] = []
 
     def hook(_module: nn.Module, _args: object, output: Tensor) -> Tensor:
@@ -293,19 +344,21 @@ class Capture:
 
 def capture(
     model: nn.Module,
-    target_layer: nn.Module | str,
+    target_layer: nn.Module | str | TargetLayer,
     inputs: Tensor,
     targets: Tensor | None = None,
     reshape: Reshape | None = None,
 ) -> Capture:
-    """ONE forward and ONE backward of sum_n y_n[t_n] (each image its own target; None = argmax)."""
-    layer = _resolve_layer(model, target_layer)
+    """ONE forward and ONE backward of sum_n y_n[t_n] (each image its own target; None = argmax);
+    activations and gradients as ``TargetLayer`` defines them, then ``reshape``d to (N,C,h,w)."""
+    target = _resolve_target(model, target_layer)
     _check_call(model, inputs, targets)
     with torch.enable_grad():
-        logits, out = _forward_capturing(model, layer, inputs)
+        logits, out = _forward_capturing(model, target.module, inputs)
         targets = _resolve_targets(logits, targets)
         (grad,) = torch.autograd.grad(logits.gather(1, targets.unsqueeze(1)).sum(), out)
-    return Capture(logits.detach(), _as_maps(out.detach(), reshape), _as_maps(grad, reshape), targets)
+    activations = target.activate(out.detach())
+    return Capture(logits.detach(), _as_maps(activations, reshape), _as_maps(grad, reshape), targets)
 
 
 def gradient_family(
@@ -318,46 +371,50 @@ def gradient_family(
             f"activations/gradients: expected equal (N,C,h,w) shapes, got "
             f"{tuple(activations.shape)} and {tuple(gradients.shape)}"
         )
-    a, g = activations.float(), gradients.float()
+    a, g = _at_least_float32(activations), _at_least_float32(gradients)
     raw = torch.stack([GRADIENT_METHODS[name](a, g) for name in names], 1)
     return dict(zip(names, postprocess(raw, output_size).unbind(1), strict=True))
 
 
 def model_cams(
     model: nn.Module,
-    target_layer: nn.Module | str,
+    target_layer: nn.Module | str | TargetLayer,
     inputs: Tensor,
     targets: Tensor | None,
     methods: str | Sequence[str],
     batch_size: int,
     reshape: Reshape | None = None,
 ) -> dict[str, Tensor]:
-    """Maps (N,H,W) in [0,1] of ScoreCAM / AblationCAM, batch_size (image, channel) pairs per
-    forward. With a ``reshape`` the raw layer output is taken to be channels-last (ViT tokens
-    (N,L,C), Swin (N,h,w,C)) for ablation, as pytorch-grad-cam's AblationLayerVit does."""
+    """Maps (N,H,W) in [0,1] of ScoreCAM / AblationCAM. Image by image: one clean forward, then
+    batch_size channels per forward, so a map depends on its own image only. With a ``reshape``
+    the raw layer output is taken to be channels-last (ViT tokens (N,L,C), Swin (N,h,w,C)) for
+    ablation, as pytorch-grad-cam's AblationLayerVit does."""
     names = _method_names(methods, MODEL_METHODS)
-    layer = _resolve_layer(model, target_layer)
+    target = _resolve_target(model, target_layer)
     _check_call(model, inputs, targets, batch_size)
+    raw = []
     with torch.no_grad():
-        logits, out = _forward_capturing(model, layer, inputs)
-        targets = _resolve_targets(logits, targets)
-        probe = Probe(
-            model=model,
-            layer=layer,
-            inputs=inputs,
-            targets=targets,
-            scores=logits.gather(1, targets.unsqueeze(1)).squeeze(1),
-            activations=_as_maps(out, reshape).float(),
-            channel_axis=1 if reshape is None else -1,
-            batch_size=batch_size,
-        )
-        raw = torch.stack([MODEL_METHODS[name](probe) for name in names], 1)
-    return dict(zip(names, postprocess(raw, inputs.shape[-2:]).unbind(1), strict=True))
+        for i in range(len(inputs)):
+            x = inputs[i : i + 1]
+            logits, out = _forward_capturing(model, target.module, x)
+            t = _resolve_targets(logits, None if targets is None else targets[i : i + 1])
+            probe = Probe(
+                model=model,
+                layer=target.module,
+                inputs=x,
+                targets=t,
+                scores=logits.gather(1, t.unsqueeze(1)).squeeze(1),
+                activations=_at_least_float32(_as_maps(target.activate(out), reshape)),
+                channel_axis=1 if reshape is None else -1,
+                batch_size=batch_size,
+            )
+            raw.append(torch.stack([MODEL_METHODS[name](probe) for name in names], 1))
+    return dict(zip(names, postprocess(torch.cat(raw), inputs.shape[-2:]).unbind(1), strict=True))
 
 
 def compute_cams(
     model: nn.Module,
-    target_layer: nn.Module | str,
+    target_layer: nn.Module | str | TargetLayer,
     inputs: Tensor,
     methods: str | Sequence[str],
     targets: Tensor | None = None,
@@ -366,10 +423,10 @@ def compute_cams(
 ) -> dict[str, Tensor]:
     """CAMs (N,H,W) in [0,1] for every method, on the inputs' device; targets None = each input's
     predicted class. Images go batch_size at a time (one capture for the gradient family), and
-    ScoreCAM / AblationCAM take batch_size (image, channel) pairs per forward."""
+    ScoreCAM / AblationCAM take batch_size channels of one image per forward."""
     names = _method_names(methods, CAM_METHODS)
     _check_call(model, inputs, targets, batch_size)
-    layer = _resolve_layer(model, target_layer)
+    target = _resolve_target(model, target_layer)
     grad_names = [m for m in names if m in GRADIENT_METHODS]
     model_names = [m for m in names if m in MODEL_METHODS]
     parts: dict[str, list[Tensor]] = {m: [] for m in names}
@@ -378,11 +435,11 @@ def compute_cams(
         t = None if targets is None else targets[start : start + batch_size]
         cams: dict[str, Tensor] = {}
         if grad_names:
-            cap = capture(model, layer, x, t, reshape)
+            cap = capture(model, target, x, t, reshape)
             cams |= gradient_family(cap.activations, cap.gradients, grad_names, x.shape[-2:])
             t = cap.targets
         if model_names:
-            cams |= model_cams(model, layer, x, t, model_names, batch_size, reshape)
+            cams |= model_cams(model, target, x, t, model_names, batch_size, reshape)
         for name in names:
             parts[name].append(cams[name])
     return {name: torch.cat(maps) for name, maps in parts.items()}

@@ -22,22 +22,24 @@ import torchvision
 from torch import nn
 from tqdm.auto import tqdm
 
+from camrobust.cams import TargetLayer, split_target
 from camrobust.registry import ARCHS, MODEL_KINDS, SMALL_ARCHS
 from camrobust.seeding import image_generator
 
-# Default CAM target layer per architecture: the last convolutional stage / block, where
-# pytorch-grad-cam's docs point (model.layer4[-1], model.features[-1]) except VGG16, where the
-# last ReLU ("features.29", 14x14 at 224 px) is used instead of the final max-pool (7x7).
-# DenseNet121: "features.norm5" (the last layer of `features`; the model applies ReLU after it).
-# ViT: the first LayerNorm of the last encoder block (tokens, reshaped to the patch grid by
-# camrobust.cams.token_reshape). Swin: the final norm, whose output is (N, h, w, C).
+# Default CAM target layer per architecture (a target-layer string, camrobust.cams.split_target):
+# the last convolutional stage / block, where pytorch-grad-cam's docs point (model.layer4[-1],
+# model.features[-1]) except VGG16, where the last ReLU ("features.29", 14x14 at 224 px) is used
+# instead of the final max-pool (7x7). DenseNet121: "relu(features.norm5)", the last layer of
+# `features` passed through the ReLU the model applies to it in its forward code: the features the
+# classifier pools. ViT: the first LayerNorm of the last encoder block (tokens, reshaped to the
+# patch grid by camrobust.cams.token_reshape). Swin: the final norm, whose output is (N, h, w, C).
 DEFAULT_TARGET_LAYERS: dict[str, str] = {
     "small_vgg": "features.13",
     "small_resnet": "layer3",
     "resnet18": "layer4",
     "resnet50": "layer4",
     "vgg16": "features.29",
-    "densenet121": "features.norm5",
+    "densenet121": "relu(features.norm5)",
     "mobilenet_v3_large": "features.16",
     "efficientnet_b0": "features.8",
     "convnext_tiny": "features.7",
@@ -518,3 +520,11 @@ def resolve_layer(model: nn.Module, path: str) -> nn.Module:
     raise ValueError(
         f"target_layer: {path!r} is not a module of {type(model).__name__}; {hint}valid paths: {listed}"
     )
+
+
+def resolve_target(model: nn.Module, spec: str) -> TargetLayer:
+    """The CAM target a target-layer string names: "<module path>" or "relu(<module path>)"
+    (the module's output passed through a ReLU, see camrobust.cams.TargetLayer); the module is
+    looked up as by ``resolve_layer``, with its error for an unknown path."""
+    path, post_activation = split_target(spec)
+    return TargetLayer(resolve_layer(model, path), post_activation)

@@ -144,7 +144,7 @@ def prepare_model(
         model = models.build_model(arch, num_classes, weights=weights)
     else:
         model = models.load_checkpoint(spec["path"], arch, num_classes)
-    models.resolve_layer(model, card.target_layer)
+    models.resolve_target(model, card.target_layer)
     card.accuracy["eval"] = models.evaluate_accuracy(
         model, evaluation.images, evaluation.labels, mean=card.mean, std=card.std
     )
@@ -273,7 +273,7 @@ def extract_features(
     n, s = images.shape[:2]
     flat = images.reshape(n * s, *images.shape[2:])
     flat_labels = np.repeat(labels, s)
-    layer = models.resolve_layer(model, card.target_layer)
+    layer = models.resolve_target(model, card.target_layer)
     reshape = cams.token_reshape(model, tuple(flat.shape[1:3]))
     target_device = resolve_device(device)
     with store_writer(out, {"target_layer": card.target_layer, "target_mode": target_mode}) as writer:
@@ -350,7 +350,7 @@ def model_cam_maps(
     n, s, h, w = images.shape[:4]
     flat = images.reshape(n * s, h, w, 3)
     flat_targets = targets.reshape(n * s)
-    layer = models.resolve_layer(model, card.target_layer)
+    layer = models.resolve_target(model, card.target_layer)
     reshape = cams.token_reshape(model, (h, w))
     target_device = resolve_device(device)
     with store_writer(out, {"cam": method}) as writer:
