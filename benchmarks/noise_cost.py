@@ -1,9 +1,10 @@
 """Per-image CPU cost of every model-free noise on 224 px images, next to corrupt-tta's.
 
-Prints, per noise: milliseconds per image for camrobust's ``perturb`` (a batch of ``--batch``
-copies of skimage's astronaut, each severity 1..5 once, after one warm-up call that also
-compiles glass_blur's swap loop) and for corrupt-tta where it has the corruption (one image at a
-time, each severity once), both on ``--threads`` CPU threads.
+Prints, per noise: CPU milliseconds per image (process time, so other load on the machine does
+not count) for camrobust's ``perturb`` (a batch of ``--batch`` copies of skimage's astronaut,
+each severity 1..5 once, after one warm-up call that also compiles glass_blur's swap loop) and
+for corrupt-tta where it has the corruption (one image at a time, each severity once), both on
+``--threads`` CPU threads.
 
     .venv/bin/python benchmarks/noise_cost.py [--batch 8] [--size 224] [--threads 1]
 """
@@ -23,10 +24,10 @@ from camrobust.noise import PIXEL_NOISES, perturb
 
 
 def timed_ms(fn: Callable[..., object], *args: object, count: int) -> float:
-    """Milliseconds per image of one call ``fn(*args)`` covering ``count`` images."""
-    start = time.perf_counter()
+    """CPU milliseconds (this process) per image of one call ``fn(*args)`` covering ``count`` images."""
+    start = time.process_time()
     fn(*args)
-    return 1000 * (time.perf_counter() - start) / count
+    return 1000 * (time.process_time() - start) / count
 
 
 def main() -> None:
@@ -47,7 +48,7 @@ def main() -> None:
     image = np.rint(transform.resize(data.astronaut(), (args.size, args.size), anti_aliasing=True) * 255).astype(np.uint8)
     images = np.repeat(image[None], args.batch, 0)
     ids = [f"{i:04d}" for i in range(args.batch)]
-    print(f"{args.size} px, batch {args.batch}, {args.threads} thread(s); ms per image, mean over severities 1-5")
+    print(f"{args.size} px, batch {args.batch}, {args.threads} thread(s); CPU ms per image, mean over severities 1-5")
     print(f"{'noise':<24}{'camrobust':>10}{'corrupt-tta':>13}")
     for name in PIXEL_NOISES:
         perturb(images[:1], name, 1, 0, ids[:1])  # warm-up (numba compilation, caches)
