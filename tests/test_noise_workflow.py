@@ -23,7 +23,7 @@ def test_every_noise_at_severity_3_runs_end_to_end(tmp_path: Path, tiny_config: 
     config["noises"] = {name: [3] for name in registry.NOISES}
     write_config(tmp_path, config)
     figure = "results/report/tiny/noise_examples.png"
-    snakemake(tmp_path, "results/summary/robustness.csv", figure)
+    snakemake(tmp_path, "results/summary/robustness.csv", figure, timeout=2400)  # ~100 small jobs
 
     summary = pd.read_csv(tmp_path / "results/summary/robustness.csv", dtype={"severity": str})
     assert set(summary["noise"]) == set(registry.NOISES)

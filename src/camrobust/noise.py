@@ -1,4 +1,4 @@
-"""Noise catalogue: ImageNet-C corruptions and gradient attacks (SPEC section 5).
+"""Noise catalogue: ImageNet-C corruptions, medical-imaging noises and gradient attacks (SPEC section 5).
 
 Every noise works on x = image / 255 in [0, 1] (float64 for the pixel noises, float32 for the
 attacks), clips to [0, 1] and stores ``round(255 x)`` as uint8, rounding half to even
@@ -7,10 +7,13 @@ attacks), clips to [0, 1] and stores ``round(255 x)`` as uint8, rounding half to
 Randomness is per image: each image draws from its own CPU ``torch.Generator`` keyed by
 (namespace, noise, severity, image id, seed) (:func:`camrobust.seeding.torch_generator`), so
 its output never depends on the batch size, the device or the job split. The arithmetic runs
-batched in torch on the chosen device; only the random draws are made image by image.
+batched in torch on the chosen device; only the random draws are made image by image, and the
+corruptions built on scipy / PIL / sequential loops (glass_blur's swaps, fog's and frost's
+fractals, elastic_transform, pixelate, spatter, jpeg_compression) run image by image on the CPU.
 
-Definitions and severity tables are those of the ``imagecorruptions`` package (Hendrycks &
-Dietterich 2019, 224 px ImageNet-C). ``NOISES`` maps each name to a :class:`NoiseSpec`; a
+Definitions and severity tables are ImageNet-C's (Hendrycks & Dietterich 2019, 224 px; the
+``imagecorruptions`` package's Wand-free motion blur); rician_noise and poisson_gaussian_noise
+have their own tables and references. ``NOISES`` maps each name to a :class:`NoiseSpec`; a
 caller may replace a severity's parameter with ``params`` (one value, or a whole table).
 """
 
@@ -312,7 +315,7 @@ def spatter(x: Tensor, params: tuple[float, ...], generators: Generators) -> Ten
     ``threshold``. Water (mode 0): the drops' shading ``D`` is the distance (L2, capped at 20)
     to the drops' outline (the pixels of ``L > 0`` next to ``L = 0``), box-blurred 3x3, floored,
     histogram-equalised (OpenCV's rule), filtered with [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
-    (saturated to 0..255, mirrored border) and box-blurred again; ``m = k L D / max(L D)``;
+    (saturated to 0..255, mirrored border) and box-blurred again; ``m = k L8 D / max(L8 D)``, L8 = floor(255 L);
     result ``x + m (175, 238, 238) / 255`` (pale turquoise). Mud (mode 1): ``m =
     gaussian_filter(L > threshold, k)``, 0 below .8; result ``x (1 - m) + m (63, 42, 20) / 255``.
     (mean, std, sigma, threshold, k, mode) (.65, .3, 4, .69, .6, 0) (.65, .3, 3, .68, .6, 0)
@@ -1039,7 +1042,7 @@ def _spatter_image(image: np.ndarray, params: tuple[float, ...], generator: torc
         shading = _equalize_hist(np.floor(_box3(distance)).astype(np.uint8)).astype(np.float64)
         relief = scipy.ndimage.correlate(shading, np.array(SPATTER_RELIEF), mode="mirror")
         shading = _box3(np.rint(relief).clip(0, 255))
-        drops = liquid * shading
+        drops = np.floor(liquid * 255) * shading  # ImageNet-C shades the uint8 layer
         drops = strength * drops / drops.max() if drops.max() > 0 else drops
         return image + drops[..., None] * np.asarray(WATER_COLOUR)
     mud = scipy.ndimage.gaussian_filter((liquid > threshold).astype(np.float64), strength, mode="nearest")
