@@ -151,6 +151,7 @@ def figures():
             "results/report/region_counts.png",
             "results/report/change_rates.png",
         ]
+        + [f"results/report/{d}/noise_examples.png" for d in config["datasets"]]
     )
 
 

@@ -161,3 +161,28 @@ rule plot_region_counts:
         datasets=list(config["datasets"]),
     script:
         "../workflow_scripts/plot_region_counts.py"
+
+
+rule plot_noise_examples:
+    input:
+        clean="results/data/{dataset}/eval.zarr",
+        noisy=lambda wc: [
+            f"results/noisy/{wc.dataset}/{noise}.zarr"
+            for noise in config["noises"]
+            if noise in PIXEL_NOISES
+        ],
+    output:
+        report(
+            "results/report/{dataset}/noise_examples.png",
+            caption="../report/captions/noise_examples.rst",
+            category="Noise examples",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/plot_noise_examples/{dataset}.log",
+    benchmark:
+        "results/benchmarks/plot_noise_examples/{dataset}.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../workflow_scripts/plot_noise_examples.py"

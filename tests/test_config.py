@@ -93,7 +93,7 @@ def test_typos_are_refused_with_the_closest_key(base_config: dict, change, key: 
     ("change", "key", "named"),
     [
         (lambda c: c["cams"].append("gradcam_typo"), "cams.3", "gradcam_typo"),
-        (lambda c: c["noises"].update(fog=[1]), "noises", "fog"),
+        (lambda c: c["noises"].update(haze=[1]), "noises", "haze"),
         (lambda c: c["noises"].update(gaussian_noise=[1, 6]), "noises.gaussian_noise", "6"),
         (lambda c: c["noises"].update(gaussian_noise=[0]), "noises.gaussian_noise.0", "0"),
         (lambda c: c["models"]["small_vgg"].update(arch="resnet9000"), "models.small_vgg.arch", "resnet9000"),

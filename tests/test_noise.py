@@ -276,11 +276,13 @@ def test_perturb_params_override_replaces_sigma() -> None:
     assert residual(out).std() == pytest.approx(math.sqrt(0.02**2 + ROUNDING_VARIANCE), rel=0.03)
 
 
-def test_registry_lists_all_eleven_types() -> None:
-    assert set(PIXEL_NOISES) == {
+def test_registry_lists_all_twenty_three_types() -> None:
+    assert PIXEL_NOISES == (
         "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "gaussian_blur",
-        "defocus_blur", "jpeg_compression", "brightness", "contrast",
-    }  # fmt: skip
+        "defocus_blur", "jpeg_compression", "brightness", "contrast", "motion_blur", "zoom_blur",
+        "glass_blur", "snow", "frost", "fog", "elastic_transform", "pixelate", "saturate",
+        "spatter", "rician_noise", "poisson_gaussian_noise",
+    )  # fmt: skip
     assert ATTACKS == ("fgsm", "pgd")
     assert all(len(spec.params) == 5 for spec in NOISES.values())
 
@@ -337,8 +339,8 @@ def test_bad_images_are_rejected() -> None:
 
 
 def test_unknown_noise_lists_the_allowed_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown noise 'fog'.*gaussian_noise.*contrast.*pgd"):
-        perturb(flat(), "fog", 1, 0, ["a"])
+    with pytest.raises(ValueError, match=r"unknown noise 'haze'.*gaussian_noise.*contrast.*fog.*pgd"):
+        perturb(flat(), "haze", 1, 0, ["a"])
 
 
 @pytest.mark.parametrize("severity", [0, 6])

@@ -935,3 +935,34 @@ def attack_success(summary: pd.DataFrame, path: str | Path, *, max_columns: int 
     figure.suptitle("Class-change rate under noise (attack success rate for fgsm / pgd)", fontsize=11)
     _save(figure, path)
     return shares
+
+
+def noise_examples(
+    clean: np.ndarray, examples: Mapping[str, Mapping[int, np.ndarray]], title: str, path: str | Path
+) -> list[str]:
+    """One image under each noise: a row per noise type (SPEC order), the clean image then
+    severities 1..n left to right (a severity the run lacks is left blank); pixels are drawn as
+    squares, without smoothing. Returns the row order."""
+    names = _noise_order(examples)
+    if not names:
+        _message_figure(path, title, "no model-free noise in this run")
+        return names
+    levels = max(max(examples[name]) for name in names)
+    cell = 1.1
+    figure = _new_figure(cell * (levels + 1) + 1.4, cell * len(names) + 0.5)
+    axes = figure.subplots(len(names), levels + 1, squeeze=False)
+    for row, name in enumerate(names):
+        for column, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            panel = clean if column == 0 else examples[name].get(column)
+            if panel is None:
+                ax.set_axis_off()
+            else:
+                ax.imshow(panel, interpolation="nearest")
+            if row == 0:
+                ax.set_title("clean" if column == 0 else f"severity {column}", fontsize=8)
+        axes[row, 0].set_ylabel(name.replace("_", " "), rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    _save(figure, path)
+    return names

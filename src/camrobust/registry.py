@@ -35,6 +35,18 @@ PIXEL_NOISES: tuple[str, ...] = (
     "jpeg_compression",
     "brightness",
     "contrast",
+    "motion_blur",
+    "zoom_blur",
+    "glass_blur",
+    "snow",
+    "frost",
+    "fog",
+    "elastic_transform",
+    "pixelate",
+    "saturate",
+    "spatter",
+    "rician_noise",
+    "poisson_gaussian_noise",
 )
 """Model-free noise types: one store per dataset, shared by all models."""
 
