@@ -335,6 +335,21 @@ def model_cams(
     """Maps (N,H,W) in [0,1] of ScoreCAM / AblationCAM, batch_size (image, channel) pairs per
     forward. With a ``reshape`` the raw layer output is taken to be channels-last (ViT tokens
     (N,L,C), Swin (N,h,w,C)) for ablation, as pytorch-grad-cam's AblationLayerVit does."""
+    raw = model_raw_maps(model, target_layer, inputs, targets, methods, batch_size, reshape)
+    return {name: postprocess(maps, inputs.shape[-2:]) for name, maps in raw.items()}
+
+
+def model_raw_maps(
+    model: nn.Module,
+    target_layer: nn.Module | str,
+    inputs: Tensor,
+    targets: Tensor | None,
+    methods: str | Sequence[str],
+    batch_size: int,
+    reshape: Reshape | None = None,
+) -> dict[str, Tensor]:
+    """Raw maps (N,h,w) of ScoreCAM / AblationCAM on the target layer's grid, before
+    ``postprocess``; arguments as :func:`model_cams`."""
     names = _method_names(methods, MODEL_METHODS)
     layer = _resolve_layer(model, target_layer)
     _check_call(model, inputs, targets, batch_size)
@@ -351,8 +366,7 @@ def model_cams(
             channel_axis=1 if reshape is None else -1,
             batch_size=batch_size,
         )
-        raw = torch.stack([MODEL_METHODS[name](probe) for name in names], 1)
-    return dict(zip(names, postprocess(raw, inputs.shape[-2:]).unbind(1), strict=True))
+        return {name: MODEL_METHODS[name](probe) for name in names}
 
 
 def compute_cams(
