@@ -146,11 +146,12 @@ def prepare_model(
 
     from camrobust import models
 
-    evaluation = read_images(eval_store)
-    num_classes = int(spec.get("num_classes") or len(evaluation.class_names))
+    evaluation = open_store(eval_store)
+    class_names = list(evaluation.attrs["class_names"])
+    num_classes = int(spec.get("num_classes") or len(class_names))
     arch, kind = spec["arch"], spec["kind"]
     weights = spec.get("weights") or ("DEFAULT" if kind == "torchvision" else None)
-    preprocessing = models.default_preprocessing(arch, weights, evaluation.images.shape[1])
+    preprocessing = models.default_preprocessing(arch, weights, evaluation["images"].shape[1])
     card = models.ModelCard(
         arch=arch,
         source=kind,
@@ -159,7 +160,7 @@ def prepare_model(
         input_size=preprocessing.input_size,
         mean=preprocessing.mean,
         std=preprocessing.std,
-        class_names=list(evaluation.class_names),
+        class_names=class_names,
         weights=weights,
     )
     if kind == "trained":
@@ -184,13 +185,23 @@ def prepare_model(
     else:
         model = models.load_checkpoint(spec["path"], arch, num_classes)
     models.resolve_layer(model, card.target_layer)
-    card.accuracy["eval"] = models.evaluate_accuracy(
-        model, evaluation.images, evaluation.labels, mean=card.mean, std=card.std
-    )
+    card.accuracy["eval"] = _accuracy(model, card, evaluation)
     Path(weights_out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights_out)
     card.to_json(card_out)
     return card
+
+
+def _accuracy(model: torch.nn.Module, card: ModelCard, images: zarr.Group) -> float:
+    """Top-1 accuracy on an images store, over chunks of 256 images."""
+    from camrobust import models
+
+    n, correct = int(images["images"].shape[0]), 0
+    for rows in image_chunks(n, 256):
+        labels = np.asarray(images["labels"][rows])
+        accuracy = models.evaluate_accuracy(model, np.asarray(images["images"][rows]), labels, mean=card.mean, std=card.std)
+        correct += round(accuracy * len(labels))
+    return correct / max(n, 1)
 
 
 def load_model(card_path: PathLike, weights_path: PathLike, device: str) -> tuple[torch.nn.Module, ModelCard]:
