@@ -80,55 +80,59 @@ def peak_rss(workdir: Path) -> pd.Series:
     return pd.DataFrame(rows).groupby("rule")["max_rss"].max()
 
 
-def _size_and_files(path: Path) -> tuple[int, int]:
+def _sizes(path: Path) -> tuple[int, int, int]:
+    """(array data bytes, metadata bytes, files) of a store or file; metadata = the zarr.json files."""
     if path.is_file():
-        return path.stat().st_size, 1
+        return path.stat().st_size, 0, 1
     files = [f for f in path.rglob("*") if f.is_file()]
-    return sum(f.stat().st_size for f in files), len(files)
+    metadata = sum(f.stat().st_size for f in files if f.name == "zarr.json")
+    return sum(f.stat().st_size for f in files) - metadata, metadata, len(files)
+
+
+STAGES = [  # (outputs, stage, array whose shape gives the images x conditions and values)
+    ("data/bench/eval.zarr", "clean images", "images"),
+    ("noisy/bench/*.zarr", "noisy images", "images"),
+    ("predictions/bench/*/*.zarr", "predictions", "logits"),
+    ("features/bench/*/*.zarr", "features", "activations"),
+    ("cams/bench/*/*/*.zarr", "cam maps", "maps"),
+    ("segments/bench.zarr", "segments", "segments"),
+    ("scores/bench/*/*/*.parquet", "scores", ""),
+]
 
 
 def store_table(workdir: Path) -> pd.DataFrame:
-    """One row per output: stage, bytes, files, images x conditions and stored values."""
+    """One row per output: stage, data and metadata bytes, files, images x conditions, stored values."""
     import pyarrow.parquet as pq
     import zarr
 
-    results = workdir / "results"
     rows = []
-    for pattern, stage in [
-        ("data/bench/eval.zarr", "clean images"),
-        ("noisy/bench/*.zarr", "noisy images"),
-        ("predictions/bench/*/*.zarr", "predictions"),
-        ("features/bench/*/*.zarr", "features"),
-        ("cams/bench/*/*/*.zarr", "cam maps"),
-        ("segments/bench.zarr", "segments"),
-        ("scores/bench/*/*/*.parquet", "scores"),
-    ]:
-        for path in results.glob(pattern):
-            size, files = _size_and_files(path)
-            if path.suffix == ".parquet":
+    for pattern, stage, name in STAGES:
+        for path in (workdir / "results").glob(pattern):
+            data, metadata, files = _sizes(path)
+            if not name:
                 conditions = values = pq.ParquetFile(path).metadata.num_rows
             else:
-                group = zarr.open_group(path, mode="r")
-                name = {"clean images": "images", "noisy images": "images", "predictions": "logits",
-                        "features": "activations", "cam maps": "maps", "segments": "segments"}[stage]
-                shape = group[name].shape
+                shape = zarr.open_group(path, mode="r")[name].shape
                 conditions = shape[0] * (shape[1] if stage not in ("clean images", "segments") else 1)
-                values = math.prod(shape) * (2 if stage == "features" else 1)
+                values = math.prod(shape) * (2 if stage == "features" else 1)  # activations + gradients
             label = f"cam maps ({path.stem})" if stage == "cam maps" else stage
-            rows.append({"stage": label, "bytes": size, "files": files, "conditions": conditions, "values": values})
+            rows.append({"stage": label, "data": data, "metadata": metadata, "files": files,
+                         "conditions": conditions, "values": values})
     return pd.DataFrame(rows)
 
 
 def per_stage(stores: pd.DataFrame) -> pd.DataFrame:
     grouped = stores.groupby("stage")
-    table = pd.DataFrame({
+    total = grouped["data"].sum() + grouped["metadata"].sum()
+    return pd.DataFrame({
         "stores": grouped.size(),
-        "MB": grouped["bytes"].sum() / 1e6,
-        "bytes/(image,cond)": grouped["bytes"].sum() / grouped["conditions"].sum(),
-        "bytes/value": grouped["bytes"].sum() / grouped["values"].sum(),
+        "MB": total / 1e6,
+        "bytes/(image,cond)": total / grouped["conditions"].sum(),
+        "data bytes/(image,cond)": grouped["data"].sum() / grouped["conditions"].sum(),
+        "data bytes/value": grouped["data"].sum() / grouped["values"].sum(),
+        "metadata bytes/store": grouped["metadata"].mean(),
         "files/store": grouped["files"].max(),
     })
-    return table
 
 
 def layer_shapes(archs: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -147,45 +151,54 @@ def layer_shapes(archs: list[str]) -> dict[str, tuple[int, int, int]]:
 
 
 def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[str, tuple[int, int, int]]) -> pd.DataFrame:
-    """Disk (GB) and files by stage for ``preset`` at ``n_images``, from the measured bytes per value."""
+    """Disk (GB) and files by stage for ``preset`` at ``n_images``: measured data bytes per stored
+    value times the values the preset stores, plus the measured metadata bytes per store."""
     from camrobust.noise import ATTACKS
 
-    per_value = measured["bytes/value"]
-    files = measured["files/store"]
-    cam_rows = [stage for stage in per_value.index if stage.startswith("cam maps")]
-    cam_per_value, cam_files = per_value[cam_rows].mean(), files[cam_rows].max()
+    cam_rows = [stage for stage in measured.index if stage.startswith("cam maps")]
+    measured = pd.concat([measured.drop(index=cam_rows), measured.loc[cam_rows].mean().to_frame("cam maps").T])
+    measured.loc["cam maps", "files/store"] = measured.loc["cam maps", "files/store"].round()
     size = int(next(iter(preset["datasets"].values()))["image_size"])
     noises = preset["noises"]
     n_models, n_cams = len(preset["models"]), len(preset["cams"])
-    model_free = [noise for noise in noises if noise not in ATTACKS]
     attacks = [noise for noise in noises if noise in ATTACKS]
-    noisy_conditions = sum(len(noises[noise]) for noise in noises)
-    conditions = 1 + noisy_conditions  # per model: clean + every noisy severity
-    pixels = size * size
-    grid = sum(h * w for _, h, w in shapes.values())
-    feature_values = sum(2 * c * h * w for c, h, w in shapes.values())
-    image_values = n_images * pixels * 3 * (1 + sum(len(noises[n]) for n in model_free) + n_models * sum(len(noises[n]) for n in attacks))
-    rows = [
-        ("images", image_values * per_value["noisy images"], (1 + len(model_free) + n_models * len(attacks)) * files["noisy images"]),
-        ("predictions", n_images * conditions * n_models * 1000 * per_value["predictions"], n_models * (1 + len(noises)) * files["predictions"]),
-        ("cam maps", n_images * conditions * grid * n_cams * cam_per_value, n_models * (1 + len(noises)) * n_cams * cam_files),
-        ("segments", n_images * pixels * per_value["segments"], files["segments"]),
-        ("scores", n_images * noisy_conditions * n_models * n_cams * per_value["scores"], n_models * len(noises) * n_cams),
-    ]
-    feature_files = n_models * (1 + len(noises)) * files["features"]
-    features32 = n_images * conditions * feature_values * per_value["features"]
-    table = pd.DataFrame(rows, columns=["stage", "bytes", "files"])
-    base = table["bytes"].sum()
-    extra = pd.DataFrame([
-        ("features, float32 kept", features32, feature_files),
-        ("features, float16 kept", features32 / 2, feature_files),
-        ("total, features float32", base + features32, table["files"].sum() + feature_files),
-        ("total, features float16", base + features32 / 2, table["files"].sum() + feature_files),
-        ("total, features not kept", base, table["files"].sum()),
-    ], columns=["stage", "bytes", "files"])
-    table = pd.concat([table, extra], ignore_index=True)
+    model_free = [noise for noise in noises if noise not in ATTACKS]
+    severities = {noise: len(noises[noise]) for noise in noises}
+    conditions = 1 + sum(severities.values())  # per model: clean + every noisy severity
+    grid = sum(h * w for _, h, w in shapes.values())  # summed over the models
+    stages = {  # stage: (stored values, stores)
+        "images": (
+            n_images * size * size * 3
+            * (1 + sum(severities[n] for n in model_free) + n_models * sum(severities[n] for n in attacks)),
+            1 + len(model_free) + n_models * len(attacks),
+        ),
+        "predictions": (n_images * conditions * n_models * 1000, n_models * (1 + len(noises))),
+        "cam maps": (n_images * conditions * grid * n_cams, n_models * (1 + len(noises)) * n_cams),
+        "segments": (n_images * size * size, 1),
+        "scores": (n_images * (conditions - 1) * n_models * n_cams, n_models * len(noises) * n_cams),
+        "features": (n_images * conditions * sum(2 * c * h * w for c, h, w in shapes.values()), n_models * (1 + len(noises))),
+    }
+    source = {"images": "noisy images", "predictions": "predictions", "cam maps": "cam maps",
+              "segments": "segments", "scores": "scores", "features": "features"}
+    rows = {}
+    for stage, (values, stores) in stages.items():
+        m = measured.loc[source[stage]]
+        rows[stage] = (values * m["data bytes/value"] + stores * m["metadata bytes/store"], stores * m["files/store"])
+    table = pd.DataFrame(rows, index=["bytes", "files"]).T
+    features = table.loc["features"]
+    rest = table.drop(index="features").sum()
+    half = features["bytes"] / 2  # float16 halves the raw bytes of float32
+    extra = pd.DataFrame({
+        "features, float32 kept": features,
+        "features, float16 kept": (half, features["files"]),
+        "total, features float32 kept": rest + features,
+        "total, features float16 kept": (rest["bytes"] + half, rest["files"] + features["files"]),
+        "total, features not kept": rest,
+    }, index=["bytes", "files"]).T
+    table = pd.concat([table.drop(index="features"), extra])
     table["GB"] = table["bytes"] / 1e9
-    return table.drop(columns="bytes").set_index("stage")
+    table["files"] = table["files"].astype(int)
+    return table[["GB", "files"]]
 
 
 def main() -> None:
@@ -208,9 +221,9 @@ def main() -> None:
     memory["ratio"] = memory.iloc[:, -1] / memory.iloc[:, 0]
     print(f"\npeak RSS per rule (limit: N={large} at most {RSS_RATIO_LIMIT}x N={small})")
     print(memory.round(2).to_string())
-    flat = pd.DataFrame({f"N={n}": stages[n]["bytes/(image,cond)"] for n in args.sizes})
+    flat = pd.DataFrame({f"N={n}": stages[n]["data bytes/(image,cond)"] for n in args.sizes})
     flat["ratio"] = flat.iloc[:, -1] / flat.iloc[:, 0]
-    print("\nbytes per (image, condition)")
+    print("\narray data bytes per (image, condition) (metadata: a few KB per store at any N)")
     print(flat.round(3).to_string())
     print(f"\nRSS check: {'pass' if (memory['ratio'] <= RSS_RATIO_LIMIT).all() else 'FAIL'}; "
           f"flat bytes check: {'pass' if (np.abs(flat['ratio'] - 1) <= FLAT_TOLERANCE).all() else 'FAIL'}")

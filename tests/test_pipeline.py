@@ -10,7 +10,7 @@ import pytest
 import torch
 import xarray as xr
 
-from camrobust import cams, models, pipeline
+from camrobust import cams, datasets, models, pipeline
 from camrobust.store import open_store, read_array
 
 N_IMAGES, SIZE = 10, 32
@@ -50,6 +50,18 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _store_files(path: Path) -> dict[str, bytes]:
     return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def test_staged_shapes_do_not_depend_on_the_chunk_size(tmp_path: Path) -> None:
+    """Shapes generated 5 images at a time and staged chunk by chunk: the pixels of one whole generation."""
+    spec = {"kind": "shapes", "variant": "cluttered", "n_images": 23, "image_size": 32}
+    whole = datasets.generate_shapes(23, 32, "cluttered", 0)
+    n, chunks = datasets.stage_dataset_chunks(spec, "eval", 0, chunk_size=5)
+    assert n == 23 and [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    pipeline.stage_images(spec, "eval", 0, tmp_path / "eval.zarr")
+    staged = pipeline.read_images(tmp_path / "eval.zarr")
+    assert np.array_equal(staged.images, whole.images) and np.array_equal(staged.masks, whole.masks)
+    assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels)
 
 
 def test_noisy_store_holds_every_severity_and_is_reproducible(stage_inputs: dict[str, Path], tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,18 +65,40 @@ def write_images(
     images: ImageSet, path: PathLike, attrs: Mapping[str, Any] | None = None, chunk_size: int = CHUNK_SIZE
 ) -> None:
     """Store an :class:`ImageSet` (the stage-data output), written chunk by chunk."""
-    n = len(images)
-    skipped = list(getattr(images, "skipped", []) or [])
-    with store_writer(path, {"class_names": list(images.class_names), "skipped": skipped, **dict(attrs or {})}) as writer:
-        arrays = {"images": (images.images, ("image", "y", "x", "channel"))}
-        if images.masks is not None:
-            arrays["masks"] = (images.masks.astype(bool), ("image", "y", "x"))
-        streams = {name: writer.stream(name, data.shape, data.dtype, dims) for name, (data, dims) in arrays.items()}
-        for rows in image_chunks(n, chunk_size):
-            for name, (data, _) in arrays.items():
-                streams[name].append(data[rows])
-        writer.add("labels", images.labels.astype(np.int64), ("image",))
-        writer.add("ids", np.asarray(images.ids, dtype=str), ("image",))
+    chunks = (
+        ImageSet(
+            images=images.images[rows],
+            labels=images.labels[rows],
+            ids=images.ids[rows],
+            class_names=images.class_names,
+            masks=None if images.masks is None else images.masks[rows],
+            skipped=images.skipped,
+        )
+        for rows in image_chunks(len(images), chunk_size)
+    )
+    write_image_chunks(len(images), chunks, path, attrs)
+
+
+def write_image_chunks(n: int, chunks: Iterator[ImageSet], path: PathLike, attrs: Mapping[str, Any] | None = None) -> None:
+    """Store ``n`` images that arrive as consecutive :class:`ImageSet` chunks (only the ids, short
+    strings, are gathered and written at the end)."""
+    with store_writer(path, attrs) as writer:
+        streams: dict[str, ShardStream] = {}
+        ids: list[str] = []
+        for chunk in chunks:
+            arrays = {
+                "images": (chunk.images, ("image", "y", "x", "channel")),
+                "labels": (chunk.labels.astype(np.int64), ("image",)),
+            }
+            if chunk.masks is not None:
+                arrays["masks"] = (chunk.masks.astype(bool), ("image", "y", "x"))
+            for name, (data, dims) in arrays.items():
+                if name not in streams:
+                    streams[name] = writer.stream(name, (n, *data.shape[1:]), data.dtype, dims)
+                streams[name].append(data)
+            ids.extend(chunk.ids)
+            writer.group.attrs.update({"class_names": list(chunk.class_names), "skipped": list(chunk.skipped)})
+        writer.add("ids", np.asarray(ids, dtype=str), ("image",))
 
 
 def read_images(path: PathLike) -> ImageSet:
@@ -94,8 +116,8 @@ def read_images(path: PathLike) -> ImageSet:
 
 def stage_images(spec: Mapping[str, Any], split: str, seed: int, out: PathLike) -> None:
     """Stage data: download, generate or read a dataset's ``split`` into an images store."""
-    images = datasets.stage_dataset(dict(spec), split, seed)
-    write_images(images, out, {"split": split, "spec": dict(spec)})
+    n, chunks = datasets.stage_dataset_chunks(dict(spec), split, seed, CHUNK_SIZE)
+    write_image_chunks(n, chunks, out, {"split": split, "spec": dict(spec)})
 
 
 class ConditionImages:
