@@ -27,7 +27,8 @@ from typing import Any, BinaryIO
 import google_crc32c
 import numpy as np
 import zarr
-from numcodecs import Zstd
+from zarr.abc.codec import BytesBytesCodec
+from numcodecs import Blosc, Zstd
 
 ArraySpec = tuple[np.ndarray, tuple[str, ...]]
 
@@ -39,6 +40,8 @@ FORMAT_KEY = "camrobust_store_format"
 #: Target uncompressed size of one chunk; a chunk holds at least one and at most 256 images.
 CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ITEMS = 256
+#: Chunks are zstd-compressed; arrays of multi-byte values (float, int) go through Blosc's byte
+#: shuffle first, which groups the bytes of equal significance and compresses floats far better.
 ZSTD_LEVEL = 3
 _EMPTY = np.uint64(2**64 - 1)
 
@@ -70,6 +73,15 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary.rename(final)
 
 
+def _compression(dtype: np.dtype) -> tuple[BytesBytesCodec, Blosc | Zstd]:
+    """The Zarr compressor of an array's metadata and the numcodecs codec that encodes its chunks
+    identically: Blosc (zstd, byte shuffle) for multi-byte values, plain zstd for bytes."""
+    if dtype.itemsize == 1:
+        return zarr.codecs.ZstdCodec(level=ZSTD_LEVEL), Zstd(level=ZSTD_LEVEL)
+    codec = zarr.codecs.BloscCodec(cname="zstd", clevel=ZSTD_LEVEL, shuffle="shuffle", typesize=dtype.itemsize)
+    return codec, Blosc(cname="zstd", clevel=ZSTD_LEVEL, shuffle=Blosc.SHUFFLE, typesize=dtype.itemsize)
+
+
 class ShardStream:
     """A numeric array written image by image into one Zarr v3 shard (file ``<name>/c/0/...``).
 
@@ -85,13 +97,14 @@ class ShardStream:
         self.dtype = np.dtype(dtype).newbyteorder("<")
         self.items = chunk_items(self.shape, self.dtype)
         n_chunks = max(1, math.ceil(self.shape[0] / self.items))
+        compressor, self._codec = _compression(self.dtype)
         group.create_array(
             name,
             shape=self.shape,
             dtype=np.dtype(dtype),
             chunks=(self.items, *self.shape[1:]),
             shards=(n_chunks * self.items, *self.shape[1:]),
-            compressors=zarr.codecs.ZstdCodec(level=ZSTD_LEVEL),
+            compressors=compressor,
             dimension_names=dims,
         )
         shard = Path(group.store.root, name, "c", *["0"] * len(self.shape))  # type: ignore[attr-defined]
@@ -103,7 +116,6 @@ class ShardStream:
         self._chunks_written = 0
         self._offset = 0
         self.written = 0
-        self._codec = Zstd(level=ZSTD_LEVEL)
 
     def append(self, data: np.ndarray) -> None:
         """Append the next ``len(data)`` images (any number) along the first axis."""
@@ -124,7 +136,7 @@ class ShardStream:
     def _write_chunk(self, block: np.ndarray) -> None:
         if len(block) < self.items:  # the last chunk is stored full size, padded with the fill value 0
             block = np.concatenate([block, np.zeros((self.items - len(block), *self.shape[1:]), self.dtype)])
-        encoded = self._codec.encode(np.ascontiguousarray(block).tobytes())
+        encoded = self._codec.encode(np.frombuffer(np.ascontiguousarray(block).tobytes(), np.uint8))
         self._file.write(encoded)
         self._index[self._chunks_written] = (self._offset, len(encoded))
         self._offset += len(encoded)
