@@ -178,9 +178,9 @@ class StoreWriter:
         data = np.asarray(data)
         if data.ndim != len(dims):
             raise ValueError(f"array {name!r} has {data.ndim} axes but {len(dims)} dimension names {dims}")
-        if data.dtype.kind in "UO":
+        if data.dtype.kind in "UOT":  # numpy str, object or StringDType
             array = self.group.create_array(name, shape=data.shape, dtype=str, dimension_names=dims)
-            array[...] = data.astype(str).astype(object)
+            array[...] = np.array([str(item) for item in data.ravel()], dtype=object).reshape(data.shape)
         else:
             self.stream(name, data.shape, data.dtype, dims).append(data)
 
