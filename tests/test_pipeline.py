@@ -124,8 +124,8 @@ def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_pa
         pipeline.perturb_images(stage_inputs["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", root / "noisy.zarr", chunk_size=chunk)
         pipeline.segment_images(stage_inputs["eval"], "slic", None, root / "segments.zarr", chunk_size=chunk)
         pipeline.gradient_cam_maps(stage_inputs["noisy_feat"], "gradcam", (SIZE, SIZE), root / "gradcam.zarr", chunk_size=chunk)
-        for name in written:
-            written[name].append(_store_files(root / f"{name}.zarr"))
+        for name, stores in written.items():
+            stores.append(_store_files(root / f"{name}.zarr"))
         pipeline.score_cams(
             stage_inputs["eval"], stage_inputs["segments"], stage_inputs["clean_pred"], stage_inputs["noisy_pred"],
             stage_inputs["clean_gradcam"], stage_inputs["noisy_gradcam"], {"cam": "gradcam"}, 0.9, 0.2,

@@ -71,7 +71,6 @@ def test_store_of_the_old_layout_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_stream_left_short_fails_the_store(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="3 of 4 images written"):
-        with store.store_writer(tmp_path / "short.zarr") as writer:
-            writer.stream("x", (4, 2), "float32", ("image", "k")).append(np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match="3 of 4 images written"), store.store_writer(tmp_path / "short.zarr") as writer:
+        writer.stream("x", (4, 2), "float32", ("image", "k")).append(np.zeros((3, 2), np.float32))
     assert not (tmp_path / "short.zarr").exists()

@@ -27,8 +27,8 @@ from typing import Any, BinaryIO
 import google_crc32c
 import numpy as np
 import zarr
-from zarr.abc.codec import BytesBytesCodec
 from numcodecs import Blosc, Zstd
+from zarr.abc.codec import BytesBytesCodec
 
 ArraySpec = tuple[np.ndarray, tuple[str, ...]]
 
@@ -109,7 +109,7 @@ class ShardStream:
         )
         shard = Path(group.store.root, name, "c", *["0"] * len(self.shape))  # type: ignore[attr-defined]
         shard.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(shard, "wb")
+        self._file: BinaryIO = open(shard, "wb")  # noqa: SIM115 (open while images arrive; closed by close or abandon)
         self._index = np.full((n_chunks, 2), _EMPTY, dtype="<u8")
         self._pending: list[np.ndarray] = []
         self._pending_items = 0
