@@ -33,7 +33,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_RATIO_LIMIT = 1.25
-FLAT_TOLERANCE = 0.10  # bytes per (image, condition) within 10% of their value at the smallest N
+FLAT_TOLERANCE = 0.10  # bytes per (image, condition) at most 10% above their value at the smallest N
+# (a file's fixed overhead, e.g. a Parquet footer, spreads over more rows as N grows: only growth fails)
 
 
 def benchmark_config(n: int, image_size: int, cams: list[str], severities: list[int]) -> dict:
@@ -226,7 +227,7 @@ def main() -> None:
     print("\narray data bytes per (image, condition) (metadata: a few KB per store at any N)")
     print(flat.round(3).to_string())
     print(f"\nRSS check: {'pass' if (memory['ratio'] <= RSS_RATIO_LIMIT).all() else 'FAIL'}; "
-          f"flat bytes check: {'pass' if (np.abs(flat['ratio'] - 1) <= FLAT_TOLERANCE).all() else 'FAIL'}")
+          f"flat bytes check: {'pass' if (flat['ratio'] <= 1 + FLAT_TOLERANCE).all() else 'FAIL'}")
 
     preset = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())
     shapes = layer_shapes([spec["arch"] for spec in preset["models"].values()])

@@ -28,6 +28,7 @@ Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray)
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,8 @@ SCORE_KEYS = ["dataset", "model", "noise", "cam"]
 SUMMARY_INPUT_COLUMNS = [*SCORE_KEYS, "severity", "image_id", "changed", "n_regions", *SCORE_COLUMNS]
 #: Images per chunk of the streaming stages that run no model.
 CHUNK_SIZE = 64
+#: Gradient CAMs read at most about this many bytes of activations and gradients per chunk.
+FEATURE_CHUNK_BYTES = 32 << 20
 FEATURE_PRECISIONS = ("float32", "float16")
 
 
@@ -215,13 +218,15 @@ def prepare_model(
 
 
 def _accuracy(model: torch.nn.Module, card: ModelCard, images: zarr.Group) -> float:
-    """Top-1 accuracy on an images store, over chunks of 256 images."""
+    """Top-1 accuracy on an images store, over chunks of 32 images."""
     from camrobust import models
 
     n, correct = int(images["images"].shape[0]), 0
-    for rows in image_chunks(n, 256):
+    for rows in image_chunks(n, 32):
         labels = np.asarray(images["labels"][rows])
-        accuracy = models.evaluate_accuracy(model, np.asarray(images["images"][rows]), labels, mean=card.mean, std=card.std)
+        accuracy = models.evaluate_accuracy(
+            model, np.asarray(images["images"][rows]), labels, mean=card.mean, std=card.std, batch_size=32
+        )
         correct += round(accuracy * len(labels))
     return correct / max(n, 1)
 
@@ -429,9 +434,10 @@ CAM_DIMS = ("image", "severity", "h", "w")
 
 
 def gradient_cam_maps(
-    features_store: PathLike, method: str, image_size: tuple[int, int], out: PathLike, chunk_size: int = CHUNK_SIZE
+    features_store: PathLike, method: str, image_size: tuple[int, int], out: PathLike, chunk_size: int | None = None
 ) -> None:
-    """Raw maps of a gradient-family method from cached activations and gradients (no model pass)."""
+    """Raw maps of a gradient-family method from cached activations and gradients (no model pass);
+    ``chunk_size`` images at a time (default: about FEATURE_CHUNK_BYTES of features per chunk)."""
     import torch
 
     from camrobust import cams
@@ -440,6 +446,9 @@ def gradient_cam_maps(
         raise ValueError(f"method: {method!r} is not a gradient-family CAM; valid: {list(cams.GRADIENT_METHODS)}")
     group = open_store(features_store)
     n, s, _, h, w = group["activations"].shape
+    if chunk_size is None:
+        image_bytes = 2 * math.prod(group["activations"].shape[1:]) * group["activations"].dtype.itemsize
+        chunk_size = max(1, FEATURE_CHUNK_BYTES // image_bytes)
     with store_writer(out, {"cam": method, "image_size": [int(x) for x in image_size]}) as writer:
         maps = writer.stream("maps", (n, s, h, w), "float32", CAM_DIMS)
         for rows in tqdm(list(image_chunks(n, chunk_size)), desc=method, unit="chunk"):
