@@ -27,7 +27,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -181,6 +180,9 @@ def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[st
     }
     source = {"images": "noisy images", "predictions": "predictions", "cam maps": "cam maps",
               "segments": "segments", "scores": "scores", "features": "features"}
+    missing = [stage for stage in stages if source[stage] not in measured.index]
+    if missing:  # e.g. no gradient CAM in the run: no features were written
+        raise ValueError(f"cannot project: the run wrote no {', '.join(missing)}; run a gradient and a model-pass CAM")
     rows = {}
     for stage, (values, stores) in stages.items():
         m = measured.loc[source[stage]]
