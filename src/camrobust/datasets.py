@@ -218,10 +218,14 @@ def _draw_image(rng: np.random.Generator, label: int, image_size: int) -> dict[s
     }
 
 
-def _draw_all(labels: np.ndarray, indices: np.ndarray, image_size: int, split: str, seed: int) -> _ShapeDraws:
+def _draw_all(
+    labels: np.ndarray, image_size: int, split: str, seed: int, indices: np.ndarray | None = None
+) -> _ShapeDraws:
+    """Draws of images ``indices`` (default 0..len(labels)-1) of a split, ``labels`` their classes."""
+    positions = np.arange(len(labels)) if indices is None else indices
     draws = [
         _draw_image(image_generator("shapes", split, int(index), seed), int(label), image_size)
-        for index, label in zip(indices, labels)
+        for index, label in zip(positions, labels, strict=True)
     ]
     return _ShapeDraws(
         **{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__}
@@ -285,7 +289,7 @@ def shapes_chunks(
     for start in range(0, max(n, 1), chunk_size):
         indices = np.arange(start, min(start + chunk_size, n))
         labels = all_labels[indices]
-        draws = _draw_all(labels, indices, image_size, split, seed)
+        draws = _draw_all(labels, image_size, split, seed, indices)
         images = _to_uint8(_background(draws, image_size, variant))
         if variant == "cluttered":
             kinds = draws.distractor_kind.reshape(-1)
