@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ from camrobust.store import ShardStream, image_chunks, open_store, read_array, s
 if TYPE_CHECKING:
     import torch
 
+    from camrobust.cams import Reshape, TargetLayer
     from camrobust.models import ModelCard
 
 PathLike = str | os.PathLike[str]
@@ -387,6 +389,48 @@ def predict_images(
         writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
 
 
+@dataclass(frozen=True)
+class _ModelOnCondition:
+    """A model, its CAM target and token reshape, one condition's images and their CAM targets."""
+
+    model: torch.nn.Module
+    card: ModelCard
+    target: TargetLayer
+    reshape: Reshape | None
+    images: ConditionImages
+    targets: zarr.Array
+    device: torch.device
+
+    @classmethod
+    def load(
+        cls, images_store: PathLike, predictions_store: PathLike, card_path: PathLike, weights_path: PathLike, device: str
+    ) -> _ModelOnCondition:
+        from camrobust import cams, models
+        from camrobust.devices import resolve_device
+
+        model, card = load_model(card_path, weights_path, device)
+        images = ConditionImages(images_store)
+        return cls(
+            model=model,
+            card=card,
+            target=models.resolve_target(model, card.target_layer),
+            reshape=cams.token_reshape(model, images.image_size),
+            images=images,
+            targets=open_store(predictions_store)["target"],
+            device=resolve_device(device),
+        )
+
+    def batches(self, batch_size: int, desc: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(model inputs, CAM targets) of ``batch_size`` flattened image-severity rows, whole images."""
+        import torch
+
+        from camrobust import models
+
+        for image_rows, _ in tqdm(_image_batches(self.images, batch_size), desc=desc, unit="batch"):
+            inputs = models.to_model_input(_flat(self.images.read(image_rows)), self.card.mean, self.card.std, self.device)
+            yield inputs, torch.as_tensor(_flat(np.asarray(self.targets[image_rows])), device=self.device)
+
+
 def extract_features(
     images_store: PathLike,
     predictions_store: PathLike,
@@ -401,33 +445,23 @@ def extract_features(
 
     One forward and one backward pass per batch; stored as ``precision`` (float32 or float16).
     """
-    import torch
-
-    from camrobust import cams, models
-    from camrobust.devices import resolve_device
+    from camrobust import cams
 
     if precision not in FEATURE_PRECISIONS:
         raise ValueError(f"precision: {precision!r} unknown; allowed: {', '.join(FEATURE_PRECISIONS)}")
-    model, card = load_model(card_path, weights_path, device)
-    images = ConditionImages(images_store)
-    targets = open_store(predictions_store)["target"]
-    n, s = images.n, len(images.severities)
-    layer = models.resolve_target(model, card.target_layer)
-    reshape = cams.token_reshape(model, images.image_size)
-    target_device = resolve_device(device)
+    job = _ModelOnCondition.load(images_store, predictions_store, card_path, weights_path, device)
+    n, s = job.images.n, len(job.images.severities)
     dims = ("image", "severity", "channel", "h", "w")
-    with store_writer(out, {"target_layer": card.target_layer, "precision": precision}) as writer:
+    with store_writer(out, {"target_layer": job.card.target_layer, "precision": precision}) as writer:
         streams: dict[str, ShardStream] = {}
-        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc="features", unit="batch"):
-            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
-            batch_targets = torch.as_tensor(_flat(np.asarray(targets[image_rows])), device=target_device)
-            capture = cams.capture(model, layer, inputs, batch_targets, reshape=reshape)
+        for inputs, batch_targets in job.batches(batch_size, "features"):
+            capture = cams.capture(job.model, job.target, inputs, batch_targets, reshape=job.reshape)
             for name, tensor in (("activations", capture.activations), ("gradients", capture.gradients)):
                 data = _per_image(tensor.detach().float().cpu().numpy(), s)
                 if name not in streams:
                     streams[name] = writer.stream(name, (n, *data.shape[1:]), precision, dims)
                 streams[name].append(data)
-        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
+        writer.add("severity", np.asarray(job.images.severities, dtype=np.int64), ("severity",))
 
 
 CAM_DIMS = ("image", "severity", "h", "w")
@@ -471,36 +505,21 @@ def model_cam_maps(
     out: PathLike,
 ) -> None:
     """Raw maps of a method that needs the model (ScoreCAM, AblationCAM), for the predictions' targets."""
-    import torch
+    from camrobust import cams
 
-    from camrobust import cams, models
-    from camrobust.devices import resolve_device
-
-    model, card = load_model(card_path, weights_path, device)
-    images = ConditionImages(images_store)
-    targets = open_store(predictions_store)["target"]
-    n, s = images.n, len(images.severities)
-    layer = models.resolve_target(model, card.target_layer)
-    reshape = cams.token_reshape(model, images.image_size)
-    target_device = resolve_device(device)
-    with store_writer(out, {"cam": method, "image_size": list(images.image_size)}) as writer:
+    job = _ModelOnCondition.load(images_store, predictions_store, card_path, weights_path, device)
+    n, s = job.images.n, len(job.images.severities)
+    with store_writer(out, {"cam": method, "image_size": list(job.images.image_size)}) as writer:
         maps: ShardStream | None = None
-        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc=method, unit="batch"):
-            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
+        for inputs, batch_targets in job.batches(batch_size, method):
             raw = cams.model_raw_maps(
-                model,
-                layer,
-                inputs,
-                torch.as_tensor(_flat(np.asarray(targets[image_rows])), device=target_device),
-                [method],
-                batch_size=channel_batch_size,
-                reshape=reshape,
+                job.model, job.target, inputs, batch_targets, [method], batch_size=channel_batch_size, reshape=job.reshape
             )[method]
             data = _per_image(raw.clamp_min(0).float().cpu().numpy(), s)
             if maps is None:
                 maps = writer.stream("maps", (n, *data.shape[1:]), "float32", CAM_DIMS)
             maps.append(data)
-        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
+        writer.add("severity", np.asarray(job.images.severities, dtype=np.int64), ("severity",))
 
 
 def pixel_maps(cam_store: zarr.Group, rows: slice | Sequence[int]) -> np.ndarray:
