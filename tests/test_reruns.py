@@ -49,7 +49,8 @@ def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, t
         "gradient_cams",
         "model_cams",
         "score_cams",
-    } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference"})
+    } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference", "plot_noise_examples"})
+    assert planned["plot_noise_examples"] == 1  # the dataset's figure gains a row
 
 
 def test_changing_one_severity_list_touches_only_that_noise(finished_run: Path, tiny_config: dict) -> None:
