@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from camrobust import plugins
 from camrobust.registry import ARCHS, SEVERITY_LEVELS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -53,7 +54,7 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
 
 def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Validate ``config`` against the JSON schema and return a copy with defaults filled in."""
-    schema = dict(schema or load_schema())
+    schema = _with_plugin_names(schema or load_schema(), config)
     filled = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft7Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
@@ -66,6 +67,20 @@ def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = N
         if close:
             raise ConfigError(_key(error.absolute_path), f"{error.message}; did you mean {close[0]!r}?")
     raise ConfigError(_key(error.absolute_path), error.message)
+
+
+def _with_plugin_names(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema with the config's plugin names added to the ``cams`` and ``noises`` enums."""
+    extended = copy.deepcopy(dict(schema))
+    entries = extended["properties"]
+    for section, enum in (
+        ("cam_plugins", entries["cams"]["items"]["enum"]),
+        ("noise_plugins", entries["noises"]["propertyNames"]["enum"]),
+    ):
+        names = config.get(section)
+        if isinstance(names, Mapping):
+            enum.extend(name for name in names if name not in enum)
+    return extended
 
 
 def _unknown_key_error(error: jsonschema.ValidationError) -> ConfigError:
@@ -87,9 +102,17 @@ def noise_params(entry: list[int] | Mapping[str, Any]) -> list[float] | None:
     return list(entry["params"]) if isinstance(entry, Mapping) and "params" in entry else None
 
 
+def severity_table(config: Mapping[str, Any], noise: str) -> list[Any] | None:
+    """Per-severity parameters of ``noise``: the entry's own, a noise plugin's, or None (built-in)."""
+    own = noise_params(config["noises"][noise])
+    if own is None and noise in config.get("noise_plugins", {}):
+        return list(config["noise_plugins"][noise]["params"])
+    return own
+
+
 def _check_noises(config: Mapping[str, Any]) -> None:
     for name, entry in config["noises"].items():
-        params = noise_params(entry)
+        params = severity_table(config, name)
         levels = len(params) if params is not None else SEVERITY_LEVELS
         for severity in noise_severities(entry):
             if not 1 <= severity <= levels:
@@ -136,6 +159,7 @@ def model_datasets(config: Mapping[str, Any], model: str) -> list[str]:
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Schema validation with defaults, then registry and file checks; returns the filled config."""
     filled = apply_schema(config)
+    plugins.check_config(filled)
     _check_datasets(filled)
     _check_models(filled)
     _check_noises(filled)
