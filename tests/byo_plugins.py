@@ -38,3 +38,11 @@ def wrong_dtype_noise(image: np.ndarray, fraction: float, generator: np.random.G
 
 def wrong_shape_cam(activations: Tensor, gradients: Tensor) -> Tensor:
     return activations.sum((1, 2))
+
+
+def grey_cnn() -> nn.Module:
+    """A 1-channel CNN for 3 classes with fixed weights (seed 0)."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)
+    )

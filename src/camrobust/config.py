@@ -127,14 +127,37 @@ def _check_datasets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"datasets.{name}.root", f"required for kind {spec['kind']!r}")
             if not Path(root).is_dir():
                 raise ConfigError(f"datasets.{name}.root", f"folder {root!r} does not exist")
+        if "classes" in spec and spec["kind"] != "imagefolder":
+            raise ConfigError(f"datasets.{name}.classes", "only for kind 'imagefolder'")
+        if "classes" in spec:
+            folders = sorted(p.name for p in Path(spec["root"]).iterdir() if p.is_dir() and not p.name.startswith("."))
+            if sorted(spec["classes"]) != folders:
+                raise ConfigError(f"datasets.{name}.classes", f"must name each class folder once; the folders are {folders}")
         if spec["kind"] == "shapes" and "variant" not in spec:
             raise ConfigError(f"datasets.{name}.variant", "required for kind 'shapes' (plain or cluttered)")
 
 
 def _check_models(config: Mapping[str, Any]) -> None:
     for name, spec in config["models"].items():
-        if spec["arch"] not in ARCHS:
-            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec['arch']!r}; allowed: {sorted(ARCHS)}")
+        if spec["kind"] == "python":
+            if "factory" not in spec:
+                raise ConfigError(f"models.{name}.factory", "required for kind 'python' ('module:attr')")
+            plugins.check_importable(spec["factory"], f"models.{name}.factory")
+            if "target_layer" not in spec:
+                raise ConfigError(f"models.{name}.target_layer", "required for kind 'python'")
+            if spec.get("weights") is not None and not Path(spec["weights"]).is_file():
+                raise ConfigError(f"models.{name}.weights", f"state dict file {spec['weights']!r} does not exist")
+        elif spec.get("arch") not in ARCHS:
+            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec.get('arch')!r}; allowed: {sorted(ARCHS)}")
+        preprocessing = spec.get("preprocessing")
+        if preprocessing is not None:
+            channels = preprocessing["channels"]
+            for field in ("mean", "std"):
+                if len(preprocessing[field]) != channels:
+                    raise ConfigError(
+                        f"models.{name}.preprocessing.{field}",
+                        f"expected {channels} value(s), one per input channel (channels: {channels})",
+                    )
         for dataset in spec.get("datasets", []):
             if dataset not in config["datasets"]:
                 raise ConfigError(f"models.{name}.datasets", f"unknown dataset {dataset!r}; defined: {sorted(config['datasets'])}")
