@@ -90,3 +90,11 @@ def test_register_cam_refuses_builtins_and_unknown_uses() -> None:
     with pytest.raises(ValueError, match=r"uses must be one of \['features', 'model'\]"):
         plugins.register_cam("poscam", byo_plugins.positive_gradient_cam, uses="pixels")
     assert plugins.registered_cam("poscam") is None
+
+
+def test_register_cam_from_the_package() -> None:
+    import camrobust
+
+    camrobust.register_cam("poscam_registered", byo_plugins.positive_gradient_cam)
+    plugin = plugins.registered_cam("poscam_registered")
+    assert plugin == plugins.CamPlugin("poscam_registered", byo_plugins.positive_gradient_cam, "features")
