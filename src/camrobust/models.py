@@ -440,8 +440,8 @@ class ModelCard:
     def __post_init__(self) -> None:
         if self.source not in MODEL_KINDS:
             raise ValueError(f"source: {self.source!r} unknown; allowed: {', '.join(MODEL_KINDS)}")
-        self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
-        self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
+        self.mean = tuple(float(v) for v in self.mean)
+        self.std = tuple(float(v) for v in self.std)
 
     def to_json(self, path: Path | str) -> None:
         """Write the card as indented, key-sorted JSON."""
