@@ -21,7 +21,7 @@ rule model_cams:
     input:
         unpack(model_files),
         images=condition_images,
-        features="results/features/{dataset}/{model}/{condition}.zarr",
+        predictions="results/predictions/{dataset}/{model}/{condition}.zarr",
     output:
         directory("results/cams/{dataset}/{model}/{condition}/{cam}.zarr"),
     log:

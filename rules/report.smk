@@ -48,8 +48,8 @@ rule plot_cam_overlays:
         images="results/data/{dataset}/eval.zarr",
         noisy=lambda wc: noisy_images_path(wc.dataset, wc.model, wc.noise),
         segments="results/segments/{dataset}.zarr",
-        clean_features="results/features/{dataset}/{model}/clean.zarr",
-        noisy_features="results/features/{dataset}/{model}/{noise}.zarr",
+        clean_predictions="results/predictions/{dataset}/{model}/clean.zarr",
+        noisy_predictions="results/predictions/{dataset}/{model}/{noise}.zarr",
         clean_cams=lambda wc: cam_stores(wc, "clean"),
         noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:

@@ -2,8 +2,8 @@ rule score_cams:
     input:
         images="results/data/{dataset}/eval.zarr",
         segments="results/segments/{dataset}.zarr",
-        clean_features="results/features/{dataset}/{model}/clean.zarr",
-        noisy_features="results/features/{dataset}/{model}/{noise}.zarr",
+        clean_predictions="results/predictions/{dataset}/{model}/clean.zarr",
+        noisy_predictions="results/predictions/{dataset}/{model}/{noise}.zarr",
         clean_cams="results/cams/{dataset}/{model}/clean/{cam}.zarr",
         noisy_cams="results/cams/{dataset}/{model}/{noise}/{cam}.zarr",
     output:

@@ -36,6 +36,8 @@ CONDA_PACKAGES: dict[str, set[str]] = {
     "pandas": {"pandas"},
     "pyarrow": {"pyarrow"},
     "zarr": {"zarr"},
+    "numcodecs": {"numcodecs"},
+    "google_crc32c": {"google-crc32c"},
     "xarray": {"xarray"},
     "pingouin": {"pingouin"},
     "scikit_posthocs": {"scikit-posthocs"},

@@ -1,45 +1,170 @@
-"""Stage functions run without Snakemake: store layouts, and results independent of batching."""
+"""Stage functions run without Snakemake: store layouts, raw maps, and results independent of chunking."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import xarray as xr
 
-from camrobust import models, pipeline
-from camrobust.store import read_array
+from camrobust import cams, datasets, models, pipeline
+from camrobust.store import open_store, read_array
+
+N_IMAGES, SIZE = 10, 32
 
 
 @pytest.fixture(scope="module")
 def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A staged shapes dataset, a small untrained CNN with its card, and a model-free noise store."""
+    """A staged shapes dataset, a small untrained CNN with its card, a noise store, its predictions,
+    features and raw CAM stores, and the segments."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("stages")
-    paths = {name: root / name for name in ["eval.zarr", "noisy.zarr", "card.json", "weights.pt"]}
-    spec = {"kind": "shapes", "variant": "cluttered", "n_images": 10, "image_size": 32}
-    pipeline.stage_images(spec, "eval", 0, paths["eval.zarr"])
+    names = ["eval", "noisy", "segments", "clean_pred", "noisy_pred", "clean_feat", "noisy_feat"]
+    paths = {name: root / f"{name}.zarr" for name in names}
+    paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
+    spec = {"kind": "shapes", "variant": "cluttered", "n_images": N_IMAGES, "image_size": SIZE}
+    pipeline.stage_images(spec, "eval", 0, paths["eval"])
     model = models.build_model("small_vgg", 6, seed=0).eval()
-    torch.save(model.state_dict(), paths["weights.pt"])
+    torch.save(model.state_dict(), paths["weights"])
     models.ModelCard(
         arch="small_vgg", source="trained", num_classes=6, target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=32, mean=models.SMALL_CNN_MEAN, std=models.SMALL_CNN_STD, class_names=[str(i) for i in range(6)],
-    ).to_json(paths["card.json"])
-    pipeline.perturb_images(paths["eval.zarr"], "gaussian_noise", [2, 5], None, 0, "tiny", paths["noisy.zarr"])
+        input_size=SIZE, mean=models.SMALL_CNN_MEAN, std=models.SMALL_CNN_STD, class_names=[str(i) for i in range(6)],
+    ).to_json(paths["card"])
+    pipeline.perturb_images(paths["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", paths["noisy"])
+    pipeline.segment_images(paths["eval"], "slic", None, paths["segments"])
+    model_files = {"card_path": paths["card"], "weights_path": paths["weights"], "device": "cpu"}
+    for condition, images in (("clean", paths["eval"]), ("noisy", paths["noisy"])):
+        predictions, features = paths[f"{condition}_pred"], paths[f"{condition}_feat"]
+        pipeline.predict_images(images, paths["eval"], target_mode="predicted", batch_size=32, out=predictions, **model_files)
+        pipeline.extract_features(
+            images, predictions, batch_size=32, precision="float32", out=features, **model_files
+        )
+        for method in ("gradcam", "eigencam"):
+            paths[f"{condition}_{method}"] = root / f"{condition}_{method}.zarr"
+            pipeline.gradient_cam_maps(features, method, (SIZE, SIZE), paths[f"{condition}_{method}"])
     return paths
 
 
+def _store_files(path: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def test_staged_shapes_do_not_depend_on_the_chunk_size(tmp_path: Path) -> None:
+    """Shapes generated 5 images at a time and staged chunk by chunk: the pixels of one whole generation."""
+    spec = {"kind": "shapes", "variant": "cluttered", "n_images": 23, "image_size": 32}
+    whole = datasets.generate_shapes(23, 32, "cluttered", 0)
+    n, chunks = datasets.stage_dataset_chunks(spec, "eval", 0, chunk_size=5)
+    assert n == 23 and [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    pipeline.stage_images(spec, "eval", 0, tmp_path / "eval.zarr")
+    staged = pipeline.read_images(tmp_path / "eval.zarr")
+    assert np.array_equal(staged.images, whole.images) and np.array_equal(staged.masks, whole.masks)
+    assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels)
+
+
 def test_noisy_store_holds_every_severity_and_is_reproducible(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
-    images = read_array(stage_inputs["noisy.zarr"], "images")
+    images = read_array(stage_inputs["noisy"], "images")
     assert images.shape == (10, 2, 32, 32, 3) and images.dtype == np.uint8
-    assert read_array(stage_inputs["noisy.zarr"], "severity").tolist() == [2, 5]
-    clean = read_array(stage_inputs["eval.zarr"], "images").astype(float)
+    assert read_array(stage_inputs["noisy"], "severity").tolist() == [2, 5]
+    clean = read_array(stage_inputs["eval"], "images").astype(float)
     residual = [np.std(images[:, s] - clean) for s in range(2)]
     assert residual[0] < residual[1]
     again = tmp_path / "again.zarr"
-    pipeline.perturb_images(stage_inputs["eval.zarr"], "gaussian_noise", [5], None, 0, "tiny", again)
+    pipeline.perturb_images(stage_inputs["eval"], "gaussian_noise", [5], None, 0, "tiny", again)
     assert np.array_equal(read_array(again, "images")[:, 0], images[:, 1])
+
+
+def test_cam_stores_hold_relu_raw_maps_on_the_layer_grid(stage_inputs: dict[str, Path]) -> None:
+    group = open_store(stage_inputs["noisy_gradcam"])
+    activations = read_array(stage_inputs["noisy_feat"], "activations")
+    assert group["maps"].shape == (N_IMAGES, 2, *activations.shape[-2:])
+    assert group["maps"].shape[-1] < SIZE and float(np.min(group["maps"][...])) >= 0
+    assert list(group.attrs["image_size"]) == [SIZE, SIZE]
+
+
+@pytest.mark.parametrize("method", ["gradcam", "eigencam"])
+def test_gradient_maps_on_read_equal_the_full_resolution_path(stage_inputs: dict[str, Path], method: str) -> None:
+    """pixel_maps(raw store) vs cams.gradient_family on the same features: the same float32 operations
+    in the same order, so equal to the last bit."""
+    activations = torch.from_numpy(read_array(stage_inputs["noisy_feat"], "activations")).flatten(0, 1)
+    gradients = torch.from_numpy(read_array(stage_inputs["noisy_feat"], "gradients")).flatten(0, 1)
+    previous = cams.gradient_family(activations, gradients, [method], (SIZE, SIZE))[method].numpy()
+    on_read = pipeline.pixel_maps(open_store(stage_inputs[f"noisy_{method}"]), slice(None))
+    assert on_read.shape == (N_IMAGES, 2, SIZE, SIZE)
+    np.testing.assert_array_equal(on_read.reshape(-1, SIZE, SIZE), previous)
+
+
+@pytest.mark.parametrize("method", ["scorecam", "ablationcam"])
+def test_model_maps_on_read_equal_the_full_resolution_path(
+    stage_inputs: dict[str, Path], tmp_path: Path, method: str
+) -> None:
+    """pixel_maps(raw store) vs cams.model_cams on the same batch: equal to the last bit."""
+    out = tmp_path / f"{method}.zarr"
+    pipeline.model_cam_maps(
+        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
+        method, batch_size=32, channel_batch_size=7, device="cpu", out=out,
+    )
+    model, card = pipeline.load_model(stage_inputs["card"], stage_inputs["weights"], "cpu")
+    images = read_array(stage_inputs["noisy"], "images").reshape(-1, SIZE, SIZE, 3)
+    inputs = models.to_model_input(images, card.mean, card.std, torch.device("cpu"))
+    targets = torch.from_numpy(read_array(stage_inputs["noisy_pred"], "target").reshape(-1))
+    previous = cams.model_cams(model, card.target_layer, inputs, targets, [method], batch_size=7)[method].numpy()
+    np.testing.assert_array_equal(pipeline.pixel_maps(open_store(out), slice(None)).reshape(-1, SIZE, SIZE), previous)
+    assert np.array_equal(pipeline.pixel_maps(open_store(out), [7, 2]), pipeline.pixel_maps(open_store(out), slice(None))[[7, 2]])
+
+
+def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
+    """Noise, segments, gradient CAMs and scores streamed over chunks of 1, 7 and N images: the same bytes."""
+    written: dict[str, list[dict[str, bytes]]] = {"noisy": [], "segments": [], "gradcam": []}
+    tables = []
+    for chunk in (1, 7, N_IMAGES):
+        root = tmp_path / str(chunk)
+        pipeline.perturb_images(stage_inputs["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", root / "noisy.zarr", chunk_size=chunk)
+        pipeline.segment_images(stage_inputs["eval"], "slic", None, root / "segments.zarr", chunk_size=chunk)
+        pipeline.gradient_cam_maps(stage_inputs["noisy_feat"], "gradcam", (SIZE, SIZE), root / "gradcam.zarr", chunk_size=chunk)
+        for name, stores in written.items():
+            stores.append(_store_files(root / f"{name}.zarr"))
+        pipeline.score_cams(
+            stage_inputs["eval"], stage_inputs["segments"], stage_inputs["clean_pred"], stage_inputs["noisy_pred"],
+            stage_inputs["clean_gradcam"], stage_inputs["noisy_gradcam"], {"cam": "gradcam"}, 0.9, 0.2,
+            root / "scores.parquet", chunk_size=chunk,
+        )
+        table = pd.read_parquet(root / "scores.parquet").sort_values(["severity", "image_id"], ignore_index=True)
+        tables.append(table)
+    for name, stores in written.items():
+        assert stores[0] == stores[1] == stores[2], name
+    assert np.array_equal(written["noisy"][0]["images/c/0/0/0/0/0"], _store_files(stage_inputs["noisy"])["images/c/0/0/0/0/0"])
+    assert len(tables[0]) == 2 * N_IMAGES
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    pd.testing.assert_frame_equal(tables[0], tables[2], check_exact=True)
+
+
+def test_every_store_is_a_few_files_and_opens_with_xarray(stage_inputs: dict[str, Path]) -> None:
+    for name, path in stage_inputs.items():
+        if path.suffix != ".zarr":
+            continue
+        files = [f for f in path.rglob("*") if f.is_file()]
+        assert len(files) <= 2 * len(open_store(path)) + 1, name  # per array: metadata + one shard
+        dataset = xr.open_zarr(path)
+        assert all(dataset[variable].dims for variable in dataset.data_vars), name
+    maps = xr.open_zarr(stage_inputs["noisy_gradcam"])["maps"]
+    assert maps.dims == ("image", "severity", "h", "w")
+
+
+def test_float16_features_change_maps_within_half_precision(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
+    """float16 keeps about 3 significant digits: maps (in [0, 1]) move by well under 1e-2."""
+    half = tmp_path / "half.zarr"
+    pipeline.extract_features(
+        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
+        batch_size=32, precision="float16", device="cpu", out=half,
+    )
+    assert open_store(half)["activations"].dtype == np.float16
+    pipeline.gradient_cam_maps(half, "gradcam", (SIZE, SIZE), tmp_path / "gradcam.zarr")
+    full = pipeline.pixel_maps(open_store(stage_inputs["noisy_gradcam"]), slice(None))
+    reduced = pipeline.pixel_maps(open_store(tmp_path / "gradcam.zarr"), slice(None))
+    assert 0 < np.abs(full - reduced).max() < 1e-2
 
 
 # Another batch size may make the model's float32 kernels sum in another order. A captured value is
@@ -50,39 +175,45 @@ def test_noisy_store_holds_every_severity_and_is_reproducible(stage_inputs: dict
 FEATURE_ERROR = 5 * 576 * 2.0**-24
 
 
-@pytest.mark.parametrize("method", ["gradcam", "eigencam", "ablationcam"])
+@pytest.mark.parametrize("method", ["gradcam", "eigencam", "scorecam", "ablationcam"])
 def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp_path: Path, method: str) -> None:
-    """Batches of 32 and 3 images: the same predictions and targets, features equal up to
-    FEATURE_ERROR, and identical maps (below)."""
-    features = {}
+    """Model batches of 32 and 3 images: the same predictions and targets, logits and features equal
+    up to FEATURE_ERROR, and identical maps (below)."""
+    model_files = {"card_path": stage_inputs["card"], "weights_path": stage_inputs["weights"], "device": "cpu"}
+    predictions, features = {}, {}
     for batch_size in (32, 3):
+        predictions[batch_size] = tmp_path / f"pred-{batch_size}.zarr"
         features[batch_size] = tmp_path / f"features-{batch_size}.zarr"
+        pipeline.predict_images(
+            stage_inputs["noisy"], stage_inputs["eval"], target_mode="predicted", batch_size=batch_size,
+            out=predictions[batch_size], **model_files,
+        )
         pipeline.extract_features(
-            stage_inputs["noisy.zarr"], stage_inputs["eval.zarr"], stage_inputs["card.json"],
-            stage_inputs["weights.pt"], "predicted", batch_size, "cpu", features[batch_size],
+            stage_inputs["noisy"], predictions[batch_size], batch_size=batch_size, precision="float32",
+            out=features[batch_size], **model_files,
         )
     for name in ("pred", "target"):
-        assert np.array_equal(read_array(features[32], name), read_array(features[3], name))
-    assert read_array(features[32], "pred").shape == (10, 2)
-    for name in ("logits", "activations", "gradients"):
-        values, other = read_array(features[32], name), read_array(features[3], name)
+        assert np.array_equal(read_array(predictions[32], name), read_array(predictions[3], name))
+    assert read_array(predictions[32], "pred").shape == (10, 2)
+    for name, stores in (("logits", predictions), ("activations", features), ("gradients", features)):
+        values, other = read_array(stores[32], name), read_array(stores[3], name)
         assert np.abs(values - other).max() <= FEATURE_ERROR * np.abs(values).max(), name
     maps = []
     for batch_size in (32, 3):
-        cams = tmp_path / f"{method}-{batch_size}.zarr"
-        if method == "ablationcam":
+        out = tmp_path / f"{method}-{batch_size}.zarr"
+        if method in ("scorecam", "ablationcam"):
             # image by image: one clean forward, then forwards of 7 of its channels (the last of 1):
             # the same operations on the same values, whichever images share the batch
             pipeline.model_cam_maps(
-                stage_inputs["noisy.zarr"], features[batch_size], stage_inputs["card.json"],
-                stage_inputs["weights.pt"], method, batch_size, 7, "cpu", cams,
+                stage_inputs["noisy"], predictions[batch_size], method=method, batch_size=batch_size,
+                channel_batch_size=7, out=out, **model_files,
             )
         else:
             # from the same features: each map comes from its image's own slices, reduced over
             # channels and cells in the same order whatever the number of images (one thread)
-            pipeline.gradient_cam_maps(features[32], method, (32, 32), cams, batch_size=batch_size)
-        maps.append(read_array(cams, "maps"))
-    assert maps[0].shape == (10, 2, 32, 32)
+            pipeline.gradient_cam_maps(features[32], method, (SIZE, SIZE), out, chunk_size=batch_size)
+        maps.append(pipeline.pixel_maps(open_store(out), slice(None)))
+    assert maps[0].shape == (10, 2, SIZE, SIZE)
     assert np.array_equal(maps[0], maps[1])
 
 

@@ -27,8 +27,9 @@ def plan_with(finished_run: Path, config: dict, name: str) -> Counter[str]:
 
 
 def assert_one_noise_recomputed(planned: Counter[str], n_cams: int) -> None:
-    """One noise's images, features, CAMs (one per method), scores and overlays; nothing else of it."""
+    """One noise's images, predictions, features, CAMs (one per method), scores and overlays; nothing else of it."""
     assert planned["perturb_images"] == 1
+    assert planned["predict_images"] == 1
     assert planned["extract_features"] == 1
     assert planned["gradient_cams"] + planned["model_cams"] == n_cams
     assert planned["score_cams"] == n_cams
@@ -43,6 +44,7 @@ def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, t
     assert "prepare_model" not in planned and "segment_images" not in planned
     assert set(planned) - {
         "perturb_images",
+        "predict_images",
         "extract_features",
         "gradient_cams",
         "model_cams",

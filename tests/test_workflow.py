@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from camrobust import pipeline
+from camrobust.store import open_store
 from tests.workflow import planned_jobs, write_config
 
 pytestmark = pytest.mark.workflow
@@ -70,8 +72,16 @@ def test_stores_open_with_xarray_and_named_dimensions(finished_run: Path) -> Non
     assert noisy["images"].dims == ("image", "severity", "y", "x", "channel")
     assert noisy["images"].shape == (12, 2, 32, 32, 3)
     maps = xr.open_zarr(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr")["maps"]
-    assert maps.dims == ("image", "severity", "y", "x")
-    assert float(maps.min()) >= 0 and float(maps.max()) <= 1
+    assert maps.dims == ("image", "severity", "h", "w") and maps.shape[-1] < 32  # the layer's grid
+    assert float(maps.min()) >= 0
+    pixels = pipeline.pixel_maps(open_store(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr"), slice(None))
+    assert pixels.shape == (12, 1, 32, 32) and 0 <= pixels.min() and pixels.max() <= 1
+
+
+def test_stores_are_a_few_files_each(finished_run: Path) -> None:
+    for path in (finished_run / "results").rglob("*.zarr"):
+        files = [f for f in path.rglob("*") if f.is_file() and f.name != ".snakemake_timestamp"]
+        assert len(files) <= 2 * len(open_store(path)) + 1, path  # per array: metadata + one shard
 
 
 def test_statistics_tables_have_the_documented_columns(finished_run: Path, tiny_config: dict) -> None:

@@ -5,15 +5,15 @@ from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.attack_images(
-        snakemake.input.images,
-        snakemake.input.card,
-        snakemake.input.weights,
-        snakemake.wildcards.noise,
-        snakemake.params.severities,
-        snakemake.params.noise_params,
-        snakemake.params.seed,
-        snakemake.wildcards.dataset,
-        snakemake.params.batch_size,
-        snakemake.params.device,
-        snakemake.output[0],
+        clean_store=snakemake.input.images,
+        card_path=snakemake.input.card,
+        weights_path=snakemake.input.weights,
+        noise_name=snakemake.wildcards.noise,
+        severities=snakemake.params.severities,
+        params=snakemake.params.noise_params,
+        seed=snakemake.params.seed,
+        namespace=snakemake.wildcards.dataset,
+        batch_size=snakemake.params.batch_size,
+        device=snakemake.params.device,
+        out=snakemake.output[0],
     )

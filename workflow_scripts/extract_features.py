@@ -1,16 +1,16 @@
-"""Predict + features of one condition (clean or a noise type)."""
+"""Target-layer activations and gradients of one condition (clean or a noise type)."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.extract_features(
-        snakemake.input.images,
-        snakemake.input.labels,
-        snakemake.input.card,
-        snakemake.input.weights,
-        snakemake.params.target,
-        snakemake.params.batch_size,
-        snakemake.params.device,
-        snakemake.output[0],
+        images_store=snakemake.input.images,
+        predictions_store=snakemake.input.predictions,
+        card_path=snakemake.input.card,
+        weights_path=snakemake.input.weights,
+        batch_size=snakemake.params.batch_size,
+        precision=snakemake.params.precision,
+        device=snakemake.params.device,
+        out=snakemake.output[0],
     )

@@ -1,12 +1,12 @@
-"""CAMs of one gradient-family method from cached features."""
+"""Raw CAMs of one gradient-family method from cached features."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.gradient_cam_maps(
-        snakemake.input[0],
-        snakemake.wildcards.cam,
-        tuple(snakemake.params.image_size),
-        snakemake.output[0],
+        features_store=snakemake.input[0],
+        method=snakemake.wildcards.cam,
+        image_size=tuple(snakemake.params.image_size),
+        out=snakemake.output[0],
     )

@@ -1,17 +1,17 @@
-"""CAMs of one method that needs the model (ScoreCAM, AblationCAM)."""
+"""Raw CAMs of one method that needs the model (ScoreCAM, AblationCAM)."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.model_cam_maps(
-        snakemake.input.images,
-        snakemake.input.features,
-        snakemake.input.card,
-        snakemake.input.weights,
-        snakemake.wildcards.cam,
-        snakemake.params.batch_size,
-        snakemake.params.channel_batch_size,
-        snakemake.params.device,
-        snakemake.output[0],
+        images_store=snakemake.input.images,
+        predictions_store=snakemake.input.predictions,
+        card_path=snakemake.input.card,
+        weights_path=snakemake.input.weights,
+        method=snakemake.wildcards.cam,
+        batch_size=snakemake.params.batch_size,
+        channel_batch_size=snakemake.params.channel_batch_size,
+        device=snakemake.params.device,
+        out=snakemake.output[0],
     )

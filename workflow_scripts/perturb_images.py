@@ -5,11 +5,11 @@ from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.perturb_images(
-        snakemake.input[0],
-        snakemake.wildcards.noise,
-        snakemake.params.severities,
-        snakemake.params.noise_params,
-        snakemake.params.seed,
-        snakemake.wildcards.dataset,
-        snakemake.output[0],
+        clean_store=snakemake.input[0],
+        noise_name=snakemake.wildcards.noise,
+        severities=snakemake.params.severities,
+        params=snakemake.params.noise_params,
+        seed=snakemake.params.seed,
+        namespace=snakemake.wildcards.dataset,
+        out=snakemake.output[0],
     )

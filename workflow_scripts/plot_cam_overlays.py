@@ -6,14 +6,14 @@ from camrobust.logs import job_log
 with job_log(snakemake.log[0], snakemake.threads):
     cams = [path.rsplit("/", 1)[-1].removesuffix(".zarr") for path in snakemake.input.clean_cams]
     pipeline.plot_cam_overlays(
-        snakemake.input.images,
-        snakemake.input.noisy,
-        snakemake.input.segments,
-        snakemake.input.clean_features,
-        snakemake.input.noisy_features,
-        dict(zip(cams, snakemake.input.clean_cams)),
-        dict(zip(cams, snakemake.input.noisy_cams)),
-        snakemake.params.n_images,
-        "{dataset} / {model}: {noise}".format(**snakemake.wildcards),
-        snakemake.output[0],
+        clean_store=snakemake.input.images,
+        noisy_store=snakemake.input.noisy,
+        segments_store=snakemake.input.segments,
+        clean_predictions=snakemake.input.clean_predictions,
+        noisy_predictions=snakemake.input.noisy_predictions,
+        clean_cams=dict(zip(cams, snakemake.input.clean_cams)),
+        noisy_cams=dict(zip(cams, snakemake.input.noisy_cams)),
+        n_images=snakemake.params.n_images,
+        title="{dataset} / {model}: {noise}".format(**snakemake.wildcards),
+        out=snakemake.output[0],
     )

@@ -5,14 +5,14 @@ from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.score_cams(
-        snakemake.input.images,
-        snakemake.input.segments,
-        snakemake.input.clean_features,
-        snakemake.input.noisy_features,
-        snakemake.input.clean_cams,
-        snakemake.input.noisy_cams,
-        dict(snakemake.wildcards.items()),
-        snakemake.params.rbo_p,
-        snakemake.params.topk,
-        snakemake.output[0],
+        clean_store=snakemake.input.images,
+        segments_store=snakemake.input.segments,
+        clean_predictions=snakemake.input.clean_predictions,
+        noisy_predictions=snakemake.input.noisy_predictions,
+        clean_cams=snakemake.input.clean_cams,
+        noisy_cams=snakemake.input.noisy_cams,
+        keys=dict(snakemake.wildcards.items()),
+        rbo_p=snakemake.params.rbo_p,
+        topk=snakemake.params.topk,
+        out=snakemake.output[0],
     )

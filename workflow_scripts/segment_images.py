@@ -6,8 +6,8 @@ from camrobust.logs import job_log
 with job_log(snakemake.log[0], snakemake.threads):
     setting = snakemake.params.setting
     pipeline.segment_images(
-        snakemake.input[0],
-        setting.get("method", "quickshift"),
-        setting.get("params"),
-        snakemake.output[0],
+        clean_store=snakemake.input[0],
+        method=setting.get("method", "quickshift"),
+        params=setting.get("params"),
+        out=snakemake.output[0],
     )

@@ -7,10 +7,10 @@ from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.summarise_robustness(
-        pd.read_parquet(snakemake.input[0]),
-        snakemake.params.attacks,
-        snakemake.params.n_bootstrap,
-        snakemake.params.ci,
-        snakemake.params.seed,
-        snakemake.output[0],
+        scores=pd.read_parquet(snakemake.input[0], columns=pipeline.SUMMARY_INPUT_COLUMNS),
+        attacks=snakemake.params.attacks,
+        n_boot=snakemake.params.n_bootstrap,
+        ci=snakemake.params.ci,
+        seed=snakemake.params.seed,
+        out=snakemake.output[0],
     )

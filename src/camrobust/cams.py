@@ -389,6 +389,21 @@ def model_cams(
     batch_size channels per forward, so a map depends on its own image only. With a ``reshape``
     the raw layer output is taken to be channels-last (ViT tokens (N,L,C), Swin (N,h,w,C)) for
     ablation, as pytorch-grad-cam's AblationLayerVit does."""
+    raw = model_raw_maps(model, target_layer, inputs, targets, methods, batch_size, reshape)
+    return {name: postprocess(maps, inputs.shape[-2:]) for name, maps in raw.items()}
+
+
+def model_raw_maps(
+    model: nn.Module,
+    target_layer: nn.Module | str,
+    inputs: Tensor,
+    targets: Tensor | None,
+    methods: str | Sequence[str],
+    batch_size: int,
+    reshape: Reshape | None = None,
+) -> dict[str, Tensor]:
+    """Raw maps (N,h,w) of ScoreCAM / AblationCAM on the target layer's grid, before
+    ``postprocess``; arguments as :func:`model_cams`."""
     names = _method_names(methods, MODEL_METHODS)
     target = _resolve_target(model, target_layer)
     _check_call(model, inputs, targets, batch_size)
@@ -409,7 +424,7 @@ def model_cams(
                 batch_size=batch_size,
             )
             raw.append(torch.stack([MODEL_METHODS[name](probe) for name in names], 1))
-    return dict(zip(names, postprocess(torch.cat(raw), inputs.shape[-2:]).unbind(1), strict=True))
+    return dict(zip(names, torch.cat(raw).unbind(1), strict=True))
 
 
 def compute_cams(

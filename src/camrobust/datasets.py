@@ -218,10 +218,14 @@ def _draw_image(rng: np.random.Generator, label: int, image_size: int) -> dict[s
     }
 
 
-def _draw_all(labels: np.ndarray, image_size: int, split: str, seed: int) -> _ShapeDraws:
+def _draw_all(
+    labels: np.ndarray, image_size: int, split: str, seed: int, indices: np.ndarray | None = None
+) -> _ShapeDraws:
+    """Draws of images ``indices`` (default 0..len(labels)-1) of a split, ``labels`` their classes."""
+    positions = np.arange(len(labels)) if indices is None else indices
     draws = [
-        _draw_image(image_generator("shapes", split, index, seed), int(label), image_size)
-        for index, label in enumerate(labels)
+        _draw_image(image_generator("shapes", split, int(index), seed), int(label), image_size)
+        for index, label in zip(positions, labels, strict=True)
     ]
     return _ShapeDraws(
         **{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__}
@@ -266,6 +270,13 @@ def generate_shapes(
     both variants hold the same objects (kind, colour, size, position: identical masks). Ids are
     ``f"{split}-{i:06d}"``; masks are the objects' pixels (distractors excluded).
     """
+    return next(shapes_chunks(n, image_size, variant, seed, n_classes, split, chunk_size=max(n, 1)))
+
+
+def shapes_chunks(
+    n: int, image_size: int, variant: str, seed: int, n_classes: int = 6, split: str = "eval", chunk_size: int = 64
+) -> Iterator[ImageSet]:
+    """The images of :func:`generate_shapes` in consecutive chunks of ``chunk_size`` (same pixels)."""
     if variant not in SHAPE_VARIANTS:
         raise ValueError(f"variant: {variant!r} unknown; allowed: {', '.join(SHAPE_VARIANTS)}")
     if not 2 <= n_classes <= len(SHAPE_KINDS):
@@ -274,26 +285,29 @@ def generate_shapes(
         raise ValueError(f"image_size: {image_size} too small; allowed: >= 16")
     if split not in SPLITS:
         raise ValueError(f"split: {split!r} unknown; allowed: {', '.join(SPLITS)}")
-    labels = (np.arange(n) % n_classes)[image_generator("shapes-labels", split, n, seed).permutation(n)]
-    draws = _draw_all(labels, image_size, split, seed)
-    images = _to_uint8(_background(draws, image_size, variant))
-    if variant == "cluttered":
-        kinds = draws.distractor_kind.reshape(-1)
-        masks = _render_masks(
-            kinds, draws.distractor_center.reshape(-1, 2), draws.distractor_radius.reshape(-1), image_size
+    all_labels = (np.arange(n) % n_classes)[image_generator("shapes-labels", split, n, seed).permutation(n)]
+    for start in range(0, max(n, 1), chunk_size):
+        indices = np.arange(start, min(start + chunk_size, n))
+        labels = all_labels[indices]
+        draws = _draw_all(labels, image_size, split, seed, indices)
+        images = _to_uint8(_background(draws, image_size, variant))
+        if variant == "cluttered":
+            kinds = draws.distractor_kind.reshape(-1)
+            masks = _render_masks(
+                kinds, draws.distractor_center.reshape(-1, 2), draws.distractor_radius.reshape(-1), image_size
+            )
+            _paint(
+                images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3
+            )
+        object_masks = _render_masks(labels, draws.center, draws.radius, image_size)
+        _paint(images, object_masks, _to_uint8(draws.object_colour), owner=np.arange(len(indices)))
+        yield ImageSet(
+            images=images,
+            labels=labels.astype(np.int64),
+            ids=[f"{split}-{i:06d}" for i in indices],
+            class_names=list(SHAPE_KINDS[:n_classes]),
+            masks=object_masks,
         )
-        _paint(
-            images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3
-        )
-    object_masks = _render_masks(labels, draws.center, draws.radius, image_size)
-    _paint(images, object_masks, _to_uint8(draws.object_colour), owner=np.arange(n))
-    return ImageSet(
-        images=images,
-        labels=labels.astype(np.int64),
-        ids=[f"{split}-{i:06d}" for i in range(n)],
-        class_names=list(SHAPE_KINDS[:n_classes]),
-        masks=object_masks,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -639,16 +653,26 @@ def _stage_cifar10(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     )
 
 
-def _stage_shapes(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
-    n = int(spec.get("n_images", 200) if split == "eval" else spec.get("n_train", 1500))
-    return generate_shapes(
+def _shapes_count(spec: dict[str, Any], split: str) -> int:
+    return int(spec.get("n_images", 200) if split == "eval" else spec.get("n_train", 1500))
+
+
+def _shapes_chunks(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> tuple[int, Iterator[ImageSet]]:
+    n = _shapes_count(spec, split)
+    chunks = shapes_chunks(
         n,
         int(spec.get("image_size", 64)),
         spec.get("variant", "plain"),
         seed,
         n_classes=int(spec.get("n_classes", 6)),
         split=split,
+        chunk_size=chunk_size,
     )
+    return n, chunks
+
+
+def _stage_shapes(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
+    return next(_shapes_chunks(spec, split, seed, chunk_size=max(1, _shapes_count(spec, split)))[1])
 
 
 def _stage_imagefolder(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
@@ -688,3 +712,15 @@ def stage_dataset(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
             stacklevel=2,
         )
     return staged
+
+
+def stage_dataset_chunks(
+    spec: dict[str, Any], split: str, seed: int, chunk_size: int
+) -> tuple[int, Iterator[ImageSet]]:
+    """The images of :func:`stage_dataset` as (number of images, consecutive chunks): synthetic
+    shapes are generated ``chunk_size`` images at a time, the other kinds are staged whole and
+    given as one chunk."""
+    if spec.get("kind") == "shapes" and split in SPLITS:
+        return _shapes_chunks(spec, split, seed, chunk_size)
+    staged = stage_dataset(spec, split, seed)
+    return len(staged), iter([staged])

@@ -5,33 +5,43 @@ Snakemake; the scripts in ``workflow_scripts/`` only adapt the ``snakemake`` obj
 Heavy libraries (torch, pingouin, matplotlib) are imported by the stages that use them, which
 keeps the start-up of the many small jobs short.
 
-Store layouts (all Zarr, dimension names for xarray):
+Every per-item stage streams over chunks of images (``chunk_size``, or the model batch for the
+stages that run a model): it reads a chunk, computes, appends the result to its output store
+and moves on, so its memory does not grow with the number of images. The stored result does
+not depend on the chunk size.
+
+Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray):
 
 - images store: ``images`` (image, y, x, channel) uint8, ``labels``, ``ids``, optional ``masks``;
   attrs ``class_names``.
 - noisy store: ``images`` (image, severity, y, x, channel) uint8, ``severity`` (severity,);
   attacks add ``clean_pred`` and ``adv_pred`` (image, severity).
-- features store: ``logits`` (image, severity, class), ``pred`` and ``target`` (image, severity),
-  ``activations`` and ``gradients`` (image, severity, channel, h, w); the clean condition has one
-  severity, 0.
-- CAM store: ``maps`` (image, severity, y, x) float32 in [0, 1].
+- predictions store: ``logits`` (image, severity, class), ``pred`` and ``target`` (image,
+  severity); the clean condition has one severity, 0.
+- features store: ``activations`` and ``gradients`` (image, severity, channel, h, w) at the
+  configured precision, for the targets of the predictions store.
+- CAM store: ``maps`` (image, severity, h, w) float32, the raw map on the target layer's grid
+  after the ReLU; attrs ``image_size``. :func:`pixel_maps` turns it into image-resolution maps
+  in [0, 1] with :func:`camrobust.cams.postprocess`.
 - segments store: ``segments`` (image, y, x) int32, ``n_regions`` (image,).
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import zarr
 from tqdm.auto import tqdm
 
 from camrobust import datasets
 from camrobust.datasets import ImageSet
-from camrobust.store import open_store, read_array, store_writer, write_store
+from camrobust.store import ShardStream, image_chunks, open_store, read_array, store_writer
 
 if TYPE_CHECKING:
     import torch
@@ -41,26 +51,61 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 SCORE_COLUMNS = ["rbo", "spearman", "iou_top20", "ssim", "l1", "sensitivity"]
+SCORE_KEYS = ["dataset", "model", "noise", "cam"]
+#: Columns of the score table that the robustness summary reads.
+SUMMARY_INPUT_COLUMNS = [*SCORE_KEYS, "severity", "image_id", "changed", "n_regions", *SCORE_COLUMNS]
+#: Images per chunk of the streaming stages that run no model.
+CHUNK_SIZE = 64
+#: Gradient CAMs read at most about this many bytes of activations and gradients per chunk.
+FEATURE_CHUNK_BYTES = 32 << 20
+FEATURE_PRECISIONS = ("float32", "float16")
 
 
 # --------------------------------------------------------------------------- images
 
 
-def write_images(images: ImageSet, path: PathLike, attrs: Mapping[str, Any] | None = None) -> None:
-    """Store an :class:`ImageSet` (the stage-data output)."""
-    arrays = {
-        "images": (images.images, ("image", "y", "x", "channel")),
-        "labels": (images.labels.astype(np.int64), ("image",)),
-        "ids": (np.asarray(images.ids, dtype=str), ("image",)),
-    }
-    if images.masks is not None:
-        arrays["masks"] = (images.masks.astype(bool), ("image", "y", "x"))
-    skipped = list(getattr(images, "skipped", []) or [])
-    write_store(path, arrays, {"class_names": list(images.class_names), "skipped": skipped, **dict(attrs or {})})
+def write_images(
+    images: ImageSet, path: PathLike, attrs: Mapping[str, Any] | None = None, chunk_size: int = CHUNK_SIZE
+) -> None:
+    """Store an :class:`ImageSet` (the stage-data output), written chunk by chunk."""
+    chunks = (
+        ImageSet(
+            images=images.images[rows],
+            labels=images.labels[rows],
+            ids=images.ids[rows],
+            class_names=images.class_names,
+            masks=None if images.masks is None else images.masks[rows],
+            skipped=images.skipped,
+        )
+        for rows in image_chunks(len(images), chunk_size)
+    )
+    write_image_chunks(len(images), chunks, path, attrs)
+
+
+def write_image_chunks(n: int, chunks: Iterator[ImageSet], path: PathLike, attrs: Mapping[str, Any] | None = None) -> None:
+    """Store ``n`` images that arrive as consecutive :class:`ImageSet` chunks (only the ids, short
+    strings, are gathered and written at the end)."""
+    with store_writer(path, attrs) as writer:
+        streams: dict[str, ShardStream] = {}
+        ids: list[str] = []
+        for chunk in chunks:
+            arrays = {
+                "images": (chunk.images, ("image", "y", "x", "channel")),
+                "labels": (chunk.labels.astype(np.int64), ("image",)),
+            }
+            if chunk.masks is not None:
+                arrays["masks"] = (chunk.masks.astype(bool), ("image", "y", "x"))
+            for name, (data, dims) in arrays.items():
+                if name not in streams:
+                    streams[name] = writer.stream(name, (n, *data.shape[1:]), data.dtype, dims)
+                streams[name].append(data)
+            ids.extend(chunk.ids)
+            writer.group.attrs.update({"class_names": list(chunk.class_names), "skipped": list(chunk.skipped)})
+        writer.add("ids", np.asarray(ids, dtype=str), ("image",))
 
 
 def read_images(path: PathLike) -> ImageSet:
-    """Load a clean images store."""
+    """Load a whole clean images store (model training and accuracy)."""
     group = open_store(path)
     masks = np.asarray(group["masks"][...]) if "masks" in group else None
     return ImageSet(
@@ -74,17 +119,36 @@ def read_images(path: PathLike) -> ImageSet:
 
 def stage_images(spec: Mapping[str, Any], split: str, seed: int, out: PathLike) -> None:
     """Stage data: download, generate or read a dataset's ``split`` into an images store."""
-    images = datasets.stage_dataset(dict(spec), split, seed)
-    write_images(images, out, {"split": split, "spec": dict(spec)})
+    n, chunks = datasets.stage_dataset_chunks(dict(spec), split, seed, CHUNK_SIZE)
+    write_image_chunks(n, chunks, out, {"split": split, "spec": dict(spec)})
 
 
-def condition_images(path: PathLike) -> tuple[np.ndarray, list[int]]:
-    """Images of a clean or noisy store as (N, S, H, W, 3) and the severity list ([0] when clean)."""
-    group = open_store(path)
-    images = np.asarray(group["images"][...])
-    if images.ndim == 4:
-        return images[:, None], [0]
-    return images, [int(s) for s in group["severity"][...]]
+class ConditionImages:
+    """Images of one condition read chunk by chunk: a clean store as one severity, 0, or a noisy store."""
+
+    def __init__(self, path: PathLike) -> None:
+        group = open_store(path)
+        self.array = group["images"]
+        self.clean = self.array.ndim == 4
+        self.severities = [0] if self.clean else [int(s) for s in group["severity"][...]]
+        self.n = int(self.array.shape[0])
+        self.image_size = tuple(int(x) for x in self.array.shape[-3:-1])
+
+    def read(self, rows: slice | Sequence[int]) -> np.ndarray:
+        """Images of ``rows`` as (n, S, H, W, 3) uint8."""
+        images = _read_rows(self.array, rows)
+        return images[:, None] if self.clean else images
+
+
+def _read_rows(array: zarr.Array, rows: slice | Sequence[int]) -> np.ndarray:
+    """Rows of a stored array: a slice, or the listed image indices (each reads its own chunk)."""
+    if isinstance(rows, slice):
+        return np.asarray(array[rows])
+    return np.stack([np.asarray(array[int(i)]) for i in rows]) if len(rows) else np.asarray(array[0:0])
+
+
+def _ids(group: zarr.Group, rows: slice) -> list[str]:
+    return [str(i) for i in group["ids"][rows]]
 
 
 # --------------------------------------------------------------------------- models
@@ -107,11 +171,12 @@ def prepare_model(
 
     from camrobust import models
 
-    evaluation = read_images(eval_store)
-    num_classes = int(spec.get("num_classes") or len(evaluation.class_names))
+    evaluation = open_store(eval_store)
+    class_names = list(evaluation.attrs["class_names"])
+    num_classes = int(spec.get("num_classes") or len(class_names))
     arch, kind = spec["arch"], spec["kind"]
     weights = spec.get("weights") or ("DEFAULT" if kind == "torchvision" else None)
-    preprocessing = models.default_preprocessing(arch, weights, evaluation.images.shape[1])
+    preprocessing = models.default_preprocessing(arch, weights, evaluation["images"].shape[1])
     card = models.ModelCard(
         arch=arch,
         source=kind,
@@ -120,7 +185,7 @@ def prepare_model(
         input_size=preprocessing.input_size,
         mean=preprocessing.mean,
         std=preprocessing.std,
-        class_names=list(evaluation.class_names),
+        class_names=class_names,
         weights=weights,
     )
     if kind == "trained":
@@ -145,13 +210,25 @@ def prepare_model(
     else:
         model = models.load_checkpoint(spec["path"], arch, num_classes)
     models.resolve_target(model, card.target_layer)
-    card.accuracy["eval"] = models.evaluate_accuracy(
-        model, evaluation.images, evaluation.labels, mean=card.mean, std=card.std
-    )
+    card.accuracy["eval"] = _accuracy(model, card, evaluation)
     Path(weights_out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights_out)
     card.to_json(card_out)
     return card
+
+
+def _accuracy(model: torch.nn.Module, card: ModelCard, images: zarr.Group) -> float:
+    """Top-1 accuracy on an images store, over chunks of 32 images."""
+    from camrobust import models
+
+    n, correct = int(images["images"].shape[0]), 0
+    for rows in image_chunks(n, 32):
+        labels = np.asarray(images["labels"][rows])
+        accuracy = models.evaluate_accuracy(
+            model, np.asarray(images["images"][rows]), labels, mean=card.mean, std=card.std, batch_size=32
+        )
+        correct += round(accuracy * len(labels))
+    return correct / max(n, 1)
 
 
 def load_model(card_path: PathLike, weights_path: PathLike, device: str) -> tuple[torch.nn.Module, ModelCard]:
@@ -165,6 +242,8 @@ def load_model(card_path: PathLike, weights_path: PathLike, device: str) -> tupl
 
 # --------------------------------------------------------------------------- noise
 
+NOISY_DIMS = ("image", "severity", "y", "x", "channel")
+
 
 def perturb_images(
     clean_store: PathLike,
@@ -174,19 +253,25 @@ def perturb_images(
     seed: int,
     namespace: str,
     out: PathLike,
+    chunk_size: int = CHUNK_SIZE,
 ) -> None:
     """Noisy images: every severity of one model-free noise type in one store."""
     from camrobust import noise
 
-    clean = read_images(clean_store)
-    n, h, w, _ = clean.images.shape
+    clean = open_store(clean_store)
+    n, h, w, _ = clean["images"].shape
     with store_writer(out, {"noise": noise_name, "namespace": namespace, "seed": seed}) as writer:
-        stored = writer.create("images", (n, len(severities), h, w, 3), "uint8", ("image", "severity", "y", "x", "channel"))
-        for index, severity in enumerate(tqdm(severities, desc=f"{noise_name}", unit="severity")):
-            custom = None if params is None else params[severity - 1]
-            stored[:, index] = noise.perturb(
-                clean.images, noise_name, severity, seed, clean.ids, namespace=namespace, params=custom
-            )
+        stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
+        for rows in tqdm(list(image_chunks(n, chunk_size)), desc=noise_name, unit="chunk"):
+            images, ids = np.asarray(clean["images"][rows]), _ids(clean, rows)
+            noisy = [
+                noise.perturb(
+                    images, noise_name, severity, seed, ids, namespace=namespace,
+                    params=None if params is None else params[severity - 1],
+                )
+                for severity in severities
+            ]
+            stored.append(np.stack(noisy, 1))
         writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
 
 
@@ -203,42 +288,41 @@ def attack_images(
     device: str,
     out: PathLike,
 ) -> None:
-    """Noisy images of an attack (per model): adversarial images and the predictions they cause."""
+    """Noisy images of an attack (per model): adversarial images and the predictions they cause.
+
+    Streams over chunks of ``batch_size`` images, one model batch each."""
     from camrobust import noise
     from camrobust.devices import resolve_device
 
-    clean = read_images(clean_store)
+    clean = open_store(clean_store)
     model, card = load_model(card_path, weights_path, device)
-    n, h, w, _ = clean.images.shape
-    success: dict[str, float] = {}
+    n, h, w, _ = clean["images"].shape
+    n_changed = np.zeros(len(severities), dtype=np.int64)
     with store_writer(out, {"noise": noise_name, "namespace": namespace, "seed": seed}) as writer:
-        stored = writer.create("images", (n, len(severities), h, w, 3), "uint8", ("image", "severity", "y", "x", "channel"))
-        clean_pred = writer.create("clean_pred", (n, len(severities)), "int64", ("image", "severity"))
-        adv_pred = writer.create("adv_pred", (n, len(severities)), "int64", ("image", "severity"))
-        for index, severity in enumerate(tqdm(severities, desc=f"{noise_name}", unit="severity")):
-            result = noise.attack(
-                model,
-                clean.images,
-                noise_name,
-                severity,
-                seed,
-                clean.ids,
-                mean=card.mean,
-                std=card.std,
-                namespace=namespace,
-                params=None if params is None else params[severity - 1],
-                batch_size=batch_size,
-                device=resolve_device(device),
-            )
-            stored[:, index] = result.images
-            clean_pred[:, index] = result.clean_pred
-            adv_pred[:, index] = result.adv_pred
-            success[str(severity)] = float(noise.success_rate(result))
+        stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
+        clean_pred = writer.stream("clean_pred", (n, len(severities)), "int64", ("image", "severity"))
+        adv_pred = writer.stream("adv_pred", (n, len(severities)), "int64", ("image", "severity"))
+        for rows in tqdm(list(image_chunks(n, batch_size)), desc=noise_name, unit="batch"):
+            images, ids = np.asarray(clean["images"][rows]), _ids(clean, rows)
+            results = [
+                noise.attack(
+                    model, images, noise_name, severity, seed, ids, mean=card.mean, std=card.std,
+                    namespace=namespace, params=None if params is None else params[severity - 1],
+                    batch_size=batch_size, device=resolve_device(device),
+                )
+                for severity in severities
+            ]
+            stored.append(np.stack([result.images for result in results], 1))
+            clean_pred.append(np.stack([result.clean_pred for result in results], 1))
+            adv_pred.append(np.stack([result.adv_pred for result in results], 1))
+            n_changed += [int((result.adv_pred != result.clean_pred).sum()) for result in results]
         writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
-        writer.group.attrs["success_rate"] = success
+        writer.group.attrs["success_rate"] = {
+            str(severity): float(changed / n) if n else float("nan") for severity, changed in zip(severities, n_changed)
+        }
 
 
-# --------------------------------------------------------------------------- features and CAMs
+# --------------------------------------------------------------------------- predictions, features and CAMs
 
 
 def _batches(n: int, batch_size: int, group: int = 1) -> list[slice]:
@@ -247,7 +331,23 @@ def _batches(n: int, batch_size: int, group: int = 1) -> list[slice]:
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def extract_features(
+def _image_batches(images: ConditionImages, batch_size: int) -> list[tuple[slice, slice]]:
+    """(images, flattened image*severity rows) of each model batch: ``batch_size`` rows, whole images."""
+    s = len(images.severities)
+    return [(slice(rows.start // s, rows.stop // s), rows) for rows in _batches(images.n * s, batch_size, s)]
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    """(n, S, ...) -> (n*S, ...): the model's view of the images of a condition."""
+    return values.reshape(-1, *values.shape[2:])
+
+
+def _per_image(data: np.ndarray, s: int) -> np.ndarray:
+    """(n*S, ...) -> (n, S, ...)."""
+    return data.reshape(-1, s, *data.shape[1:])
+
+
+def predict_images(
     images_store: PathLike,
     labels_store: PathLike,
     card_path: PathLike,
@@ -257,79 +357,111 @@ def extract_features(
     device: str,
     out: PathLike,
 ) -> None:
-    """Predict + features: logits, predictions, target-layer activations and gradients.
+    """Predict: logits, predicted class and CAM target (the prediction, or the label with
+    ``target_mode == "label"``) of every image and severity; one forward pass per batch."""
+    import torch
 
-    One forward and one backward pass per batch; the gradient is that of each input's target
-    logit (its own predicted class, or its label with ``target_mode == "label"``).
+    from camrobust import models
+    from camrobust.devices import resolve_device
+
+    model, card = load_model(card_path, weights_path, device)
+    images = ConditionImages(images_store)
+    labels = open_store(labels_store)["labels"]
+    n, s = images.n, len(images.severities)
+    target_device = resolve_device(device)
+    with store_writer(out, {"target_layer": card.target_layer, "target_mode": target_mode}) as writer:
+        logits_out: ShardStream | None = None
+        pred = writer.stream("pred", (n, s), "int64", ("image", "severity"))
+        target = writer.stream("target", (n, s), "int64", ("image", "severity"))
+        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc="predict", unit="batch"):
+            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
+            with torch.no_grad():
+                logits = model(inputs).float().cpu().numpy()
+            if logits_out is None:
+                logits_out = writer.stream("logits", (n, s, logits.shape[1]), "float32", ("image", "severity", "class"))
+            predicted = logits.argmax(1)
+            chosen = np.repeat(np.asarray(labels[image_rows]), s) if target_mode == "label" else predicted
+            logits_out.append(_per_image(logits, s))
+            pred.append(_per_image(predicted.astype(np.int64), s))
+            target.append(_per_image(chosen.astype(np.int64), s))
+        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
+
+
+def extract_features(
+    images_store: PathLike,
+    predictions_store: PathLike,
+    card_path: PathLike,
+    weights_path: PathLike,
+    batch_size: int,
+    precision: str,
+    device: str,
+    out: PathLike,
+) -> None:
+    """Features: target-layer activations and gradients of the targets of the predictions store.
+
+    One forward and one backward pass per batch; stored as ``precision`` (float32 or float16).
     """
     import torch
 
     from camrobust import cams, models
     from camrobust.devices import resolve_device
 
+    if precision not in FEATURE_PRECISIONS:
+        raise ValueError(f"precision: {precision!r} unknown; allowed: {', '.join(FEATURE_PRECISIONS)}")
     model, card = load_model(card_path, weights_path, device)
-    images, severities = condition_images(images_store)
-    labels = read_array(labels_store, "labels")
-    n, s = images.shape[:2]
-    flat = images.reshape(n * s, *images.shape[2:])
-    flat_labels = np.repeat(labels, s)
+    images = ConditionImages(images_store)
+    targets = open_store(predictions_store)["target"]
+    n, s = images.n, len(images.severities)
     layer = models.resolve_target(model, card.target_layer)
-    reshape = cams.token_reshape(model, tuple(flat.shape[1:3]))
+    reshape = cams.token_reshape(model, images.image_size)
     target_device = resolve_device(device)
-    with store_writer(out, {"target_layer": card.target_layer, "target_mode": target_mode}) as writer:
-        arrays: dict[str, Any] = {}
-        for batch in tqdm(_batches(n * s, batch_size, s), desc="features", unit="batch"):
-            inputs = models.to_model_input(flat[batch], card.mean, card.std, target_device)
-            targets = None
-            if target_mode == "label":
-                targets = torch.as_tensor(flat_labels[batch], device=target_device)
-            capture = cams.capture(model, layer, inputs, targets, reshape=reshape)
-            values = {
-                "logits": capture.logits,
-                "pred": capture.logits.argmax(1),
-                "target": capture.targets,
-                "activations": capture.activations,
-                "gradients": capture.gradients,
-            }
-            for name, tensor in values.items():
-                data = tensor.detach().cpu().numpy()
-                if name not in arrays:
-                    dims = ("image", "severity", *{"logits": ("class",), "pred": (), "target": ()}.get(name, ("channel", "h", "w")))
-                    dtype = np.int64 if name in ("pred", "target") else np.float32
-                    arrays[name] = writer.create(name, (n, s, *data.shape[1:]), dtype, dims)
-                _write_flat(arrays[name], batch, s, data)
-        writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
+    dims = ("image", "severity", "channel", "h", "w")
+    with store_writer(out, {"target_layer": card.target_layer, "precision": precision}) as writer:
+        streams: dict[str, ShardStream] = {}
+        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc="features", unit="batch"):
+            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
+            batch_targets = torch.as_tensor(_flat(np.asarray(targets[image_rows])), device=target_device)
+            capture = cams.capture(model, layer, inputs, batch_targets, reshape=reshape)
+            for name, tensor in (("activations", capture.activations), ("gradients", capture.gradients)):
+                data = _per_image(tensor.detach().float().cpu().numpy(), s)
+                if name not in streams:
+                    streams[name] = writer.stream(name, (n, *data.shape[1:]), precision, dims)
+                streams[name].append(data)
+        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
 
 
-def _write_flat(array: Any, batch: slice, s: int, data: np.ndarray) -> None:
-    """Write a batch of the flattened (image*severity) axis into an (image, severity, ...) array."""
-    array[batch.start // s : batch.stop // s] = data.reshape(-1, s, *data.shape[1:])
+CAM_DIMS = ("image", "severity", "h", "w")
 
 
-def gradient_cam_maps(features_store: PathLike, method: str, image_size: tuple[int, int], out: PathLike, batch_size: int = 64) -> None:
-    """CAMs of a gradient-family method from cached activations and gradients (no model pass)."""
+def gradient_cam_maps(
+    features_store: PathLike, method: str, image_size: tuple[int, int], out: PathLike, chunk_size: int | None = None
+) -> None:
+    """Raw maps of a gradient-family method from cached activations and gradients (no model pass);
+    ``chunk_size`` images at a time (default: about FEATURE_CHUNK_BYTES of features per chunk)."""
     import torch
 
     from camrobust import cams
 
+    if method not in cams.GRADIENT_METHODS:
+        raise ValueError(f"method: {method!r} is not a gradient-family CAM; valid: {list(cams.GRADIENT_METHODS)}")
     group = open_store(features_store)
-    n, s = group["pred"].shape
-    with store_writer(out, {"cam": method}) as writer:
-        maps = writer.create("maps", (n, s, *image_size), "float32", ("image", "severity", "y", "x"))
-        for batch in tqdm(_batches(n, batch_size), desc=method, unit="batch"):
-            activations = torch.from_numpy(np.asarray(group["activations"][batch]))
-            gradients = torch.from_numpy(np.asarray(group["gradients"][batch]))
-            m = activations.shape[0]
-            result = cams.gradient_family(
-                activations.flatten(0, 1), gradients.flatten(0, 1), [method], image_size
-            )[method]
-            maps[batch] = result.reshape(m, s, *image_size).numpy()
+    n, s, _, h, w = group["activations"].shape
+    if chunk_size is None:
+        image_bytes = 2 * math.prod(group["activations"].shape[1:]) * group["activations"].dtype.itemsize
+        chunk_size = max(1, FEATURE_CHUNK_BYTES // image_bytes)
+    with store_writer(out, {"cam": method, "image_size": [int(x) for x in image_size]}) as writer:
+        maps = writer.stream("maps", (n, s, h, w), "float32", CAM_DIMS)
+        for rows in tqdm(list(image_chunks(n, chunk_size)), desc=method, unit="chunk"):
+            activations = torch.from_numpy(_flat(np.asarray(group["activations"][rows]))).float()
+            gradients = torch.from_numpy(_flat(np.asarray(group["gradients"][rows]))).float()
+            raw = cams.GRADIENT_METHODS[method](activations, gradients).clamp_min(0)
+            maps.append(_per_image(raw.numpy(), s))
         writer.add("severity", np.asarray(group["severity"][...]), ("severity",))
 
 
 def model_cam_maps(
     images_store: PathLike,
-    features_store: PathLike,
+    predictions_store: PathLike,
     card_path: PathLike,
     weights_path: PathLike,
     method: str,
@@ -338,115 +470,161 @@ def model_cam_maps(
     device: str,
     out: PathLike,
 ) -> None:
-    """CAMs of a method that needs the model (ScoreCAM, AblationCAM), same targets as the features."""
+    """Raw maps of a method that needs the model (ScoreCAM, AblationCAM), for the predictions' targets."""
     import torch
 
     from camrobust import cams, models
     from camrobust.devices import resolve_device
 
     model, card = load_model(card_path, weights_path, device)
-    images, severities = condition_images(images_store)
-    targets = read_array(features_store, "target")
-    n, s, h, w = images.shape[:4]
-    flat = images.reshape(n * s, h, w, 3)
-    flat_targets = targets.reshape(n * s)
+    images = ConditionImages(images_store)
+    targets = open_store(predictions_store)["target"]
+    n, s = images.n, len(images.severities)
     layer = models.resolve_target(model, card.target_layer)
-    reshape = cams.token_reshape(model, (h, w))
+    reshape = cams.token_reshape(model, images.image_size)
     target_device = resolve_device(device)
-    with store_writer(out, {"cam": method}) as writer:
-        maps = writer.create("maps", (n, s, h, w), "float32", ("image", "severity", "y", "x"))
-        for batch in tqdm(_batches(n * s, batch_size, s), desc=method, unit="batch"):
-            inputs = models.to_model_input(flat[batch], card.mean, card.std, target_device)
-            result = cams.model_cams(
+    with store_writer(out, {"cam": method, "image_size": list(images.image_size)}) as writer:
+        maps: ShardStream | None = None
+        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc=method, unit="batch"):
+            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
+            raw = cams.model_raw_maps(
                 model,
                 layer,
                 inputs,
-                torch.as_tensor(flat_targets[batch], device=target_device),
+                torch.as_tensor(_flat(np.asarray(targets[image_rows])), device=target_device),
                 [method],
                 batch_size=channel_batch_size,
                 reshape=reshape,
             )[method]
-            _write_flat(maps, batch, s, result.cpu().numpy())
-        writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
+            data = _per_image(raw.clamp_min(0).float().cpu().numpy(), s)
+            if maps is None:
+                maps = writer.stream("maps", (n, *data.shape[1:]), "float32", CAM_DIMS)
+            maps.append(data)
+        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
+
+
+def pixel_maps(cam_store: zarr.Group, rows: slice | Sequence[int]) -> np.ndarray:
+    """Image-resolution maps in [0, 1] (n, S, H, W) float32 of ``rows`` of a CAM store: the raw
+    maps through :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""
+    import torch
+
+    from camrobust import cams
+
+    raw = torch.from_numpy(_read_rows(cam_store["maps"], rows))
+    return cams.postprocess(raw, cam_store.attrs["image_size"]).numpy()
 
 
 # --------------------------------------------------------------------------- segmentation and scores
 
 
-def segment_images(clean_store: PathLike, method: str, params: Mapping[str, Any] | None, out: PathLike) -> None:
+def segment_images(
+    clean_store: PathLike, method: str, params: Mapping[str, Any] | None, out: PathLike, chunk_size: int = CHUNK_SIZE
+) -> None:
     """Segment: regions of every clean image (parameters chosen from the image size if not given)."""
     from camrobust import segmentation
 
-    clean = read_images(clean_store)
-    chosen = dict(params) if params else segmentation.default_segmentation(clean.images.shape[1], method)
-    labels = segmentation.segment(clean.images, method, **chosen)
-    write_store(
-        out,
-        {
-            "segments": (labels, ("image", "y", "x")),
-            "n_regions": (segmentation.region_counts(labels), ("image",)),
-        },
-        {"method": method, "params": chosen},
-    )
+    clean = open_store(clean_store)
+    n, h, w, _ = clean["images"].shape
+    chosen = dict(params) if params else segmentation.default_segmentation(h, method)
+    with store_writer(out, {"method": method, "params": chosen}) as writer:
+        segments = writer.stream("segments", (n, h, w), "int32", ("image", "y", "x"))
+        n_regions = writer.stream("n_regions", (n,), "int64", ("image",))
+        for rows in tqdm(list(image_chunks(n, chunk_size)), desc="segments", unit="chunk"):
+            labels = segmentation.segment(np.asarray(clean["images"][rows]), method, **chosen)
+            segments.append(labels)
+            n_regions.append(segmentation.region_counts(labels))
 
 
 def score_cams(
     clean_store: PathLike,
     segments_store: PathLike,
-    clean_features: PathLike,
-    noisy_features: PathLike,
+    clean_predictions: PathLike,
+    noisy_predictions: PathLike,
     clean_cams: PathLike,
     noisy_cams: PathLike,
     keys: Mapping[str, str],
     rbo_p: float,
     topk: float,
     out: PathLike,
-) -> pd.DataFrame:
-    """Score: one row per (image, severity) with RBO and the complementary similarities."""
+    chunk_size: int = CHUNK_SIZE,
+) -> None:
+    """Score: one row per (image, severity) with RBO and the complementary similarities.
+
+    Maps are post-processed to image resolution chunk by chunk; rows go to the Parquet file as
+    one row group per chunk, in (chunk, severity, image) order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from camrobust import metrics
 
-    clean = read_images(clean_store)
-    segments = read_array(segments_store, "segments")
-    y_clean = read_array(clean_features, "pred")[:, 0]
-    y_noisy = read_array(noisy_features, "pred")
-    severities = read_array(noisy_cams, "severity")
-    clean_maps = read_array(clean_cams, "maps")[:, 0]
-    noisy_maps = read_array(noisy_cams, "maps")
-    frames = []
-    for index, severity in enumerate(severities):
-        similarity = metrics.pair_similarities(clean_maps, noisy_maps[:, index], segments, p=rbo_p, topk=topk)
-        frame = pd.DataFrame(
-            {
-                **{key: value for key, value in keys.items()},
-                "severity": int(severity),
-                "image_id": clean.ids,
-                "label": clean.labels.astype(np.int64),
-                "y_clean": y_clean.astype(np.int64),
-                "y_noisy": y_noisy[:, index].astype(np.int64),
-            }
-        )
-        frame["changed"] = frame["y_clean"] != frame["y_noisy"]
-        frame["n_regions"] = np.asarray(similarity["n_regions"], dtype=np.int64)
-        for column in SCORE_COLUMNS:
-            frame[column] = np.asarray(similarity[column], dtype=np.float64)
-        frame["note"] = np.asarray(similarity["note"], dtype=str)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
+    clean = open_store(clean_store)
+    segments = open_store(segments_store)["segments"]
+    y_clean_all, y_noisy_all = open_store(clean_predictions)["pred"], open_store(noisy_predictions)["pred"]
+    clean_group, noisy_group = open_store(clean_cams), open_store(noisy_cams)
+    severities = [int(x) for x in noisy_group["severity"][...]]
+    n = int(segments.shape[0])
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False)
-    return table
+    writer: pq.ParquetWriter | None = None
+    try:
+        for rows in image_chunks(n, chunk_size):
+            ids, labels = _ids(clean, rows), np.asarray(clean["labels"][rows]).astype(np.int64)
+            chunk_segments = np.asarray(segments[rows])
+            y_clean, y_noisy = np.asarray(y_clean_all[rows])[:, 0], np.asarray(y_noisy_all[rows])
+            clean_maps, noisy_maps = pixel_maps(clean_group, rows)[:, 0], pixel_maps(noisy_group, rows)
+            for index, severity in enumerate(severities):
+                similarity = metrics.pair_similarities(
+                    clean_maps, noisy_maps[:, index], chunk_segments, p=rbo_p, topk=topk
+                )
+                frame = pd.DataFrame(
+                    {
+                        **dict(keys),
+                        "severity": severity,
+                        "image_id": ids,
+                        "label": labels,
+                        "y_clean": y_clean.astype(np.int64),
+                        "y_noisy": y_noisy[:, index].astype(np.int64),
+                    }
+                )
+                frame["changed"] = frame["y_clean"] != frame["y_noisy"]
+                frame["n_regions"] = np.asarray(similarity["n_regions"], dtype=np.int64)
+                for column in SCORE_COLUMNS:
+                    frame[column] = np.asarray(similarity[column], dtype=np.float64)
+                frame["note"] = np.asarray(similarity["note"], dtype=str)
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema)
+                writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError(f"{clean_store}: no images to score")
 
 
 # --------------------------------------------------------------------------- summaries and tests
 
 
-def collect_scores(paths: Sequence[PathLike], out: PathLike) -> pd.DataFrame:
-    """All score tables in one Parquet file, in a fixed row order."""
-    table = pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
-    table = table.sort_values(["dataset", "model", "noise", "cam", "severity", "image_id"], kind="stable")
-    table = table.reset_index(drop=True)
-    table.to_parquet(out, index=False)
-    return table
+def collect_scores(paths: Sequence[PathLike], out: PathLike) -> None:
+    """All score tables in one Parquet file, ordered by (dataset, model, noise, cam, severity,
+    image_id); one input table in memory at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def table_key(path: PathLike) -> tuple[str, ...]:
+        first = pq.ParquetFile(path).read_row_group(0, columns=SCORE_KEYS)
+        return tuple(str(first.column(key)[0]) for key in SCORE_KEYS)
+
+    writer: pq.ParquetWriter | None = None
+    try:
+        for path in sorted(paths, key=table_key):
+            frame = pd.read_parquet(path).sort_values(["severity", "image_id"], kind="stable")
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def summarise_robustness(
@@ -509,33 +687,36 @@ def plot_cam_overlays(
     clean_store: PathLike,
     noisy_store: PathLike,
     segments_store: PathLike,
-    clean_features: PathLike,
-    noisy_features: PathLike,
+    clean_predictions: PathLike,
+    noisy_predictions: PathLike,
     clean_cams: Mapping[str, PathLike],
     noisy_cams: Mapping[str, PathLike],
     n_images: int,
     title: str,
     out: PathLike,
 ) -> None:
-    """Clean-vs-noisy CAM overlays of a few images, for every CAM method of the config."""
+    """Clean-vs-noisy CAM overlays of a few images, for every CAM method of the config.
+
+    Reads the predictions of every image (to choose) and the images, segments and maps of the
+    chosen images only."""
     from camrobust import plots
 
-    clean = read_images(clean_store)
-    noisy, severities = condition_images(noisy_store)
-    y_clean = read_array(clean_features, "pred")[:, 0]
-    y_noisy = read_array(noisy_features, "pred")
-    chosen = overlay_selection(y_noisy[:, -1] != y_clean, n_images)
+    clean = open_store(clean_store)
+    noisy = ConditionImages(noisy_store)
+    y_clean = read_array(clean_predictions, "pred")[:, 0]
+    y_noisy = read_array(noisy_predictions, "pred")
+    chosen = overlay_selection(y_noisy[:, -1] != y_clean, n_images).tolist()
     plots.cam_overlay_grid(
-        clean.images[chosen],
-        noisy[chosen],
-        {cam: read_array(path, "maps")[chosen, 0] for cam, path in clean_cams.items()},
-        {cam: read_array(path, "maps")[chosen] for cam, path in noisy_cams.items()},
-        severities,
+        _read_rows(clean["images"], chosen),
+        noisy.read(chosen),
+        {cam: pixel_maps(open_store(path), chosen)[:, 0] for cam, path in clean_cams.items()},
+        {cam: pixel_maps(open_store(path), chosen) for cam, path in noisy_cams.items()},
+        noisy.severities,
         y_clean[chosen],
         y_noisy[chosen],
-        clean.class_names,
+        list(clean.attrs["class_names"]),
         out,
         title,
-        segments=read_array(segments_store, "segments")[chosen],
-        image_ids=[clean.ids[i] for i in chosen],
+        segments=_read_rows(open_store(segments_store)["segments"], chosen),
+        image_ids=[str(clean["ids"][i]) for i in chosen],
     )
