@@ -21,7 +21,7 @@ Adding a method = one function with its formula in the docstring + one registry 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -244,7 +244,7 @@ def postprocess(raw: Tensor, output_size: Sequence[int]) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- checks
-def _method_names(methods: str | Sequence[str], allowed: dict[str, object]) -> list[str]:
+def _method_names(methods: str | Sequence[str], allowed: Collection[str]) -> list[str]:
     names = [methods] if isinstance(methods, str) else list(methods)
     unknown = [m for m in names if m not in CAM_METHODS]
     if unknown:
@@ -395,7 +395,7 @@ def model_cams(
 
 def model_raw_maps(
     model: nn.Module,
-    target_layer: nn.Module | str,
+    target_layer: nn.Module | str | TargetLayer,
     inputs: Tensor,
     targets: Tensor | None,
     methods: str | Sequence[str],

@@ -443,12 +443,12 @@ class ModelCard:
         self.mean = tuple(float(v) for v in self.mean)
         self.std = tuple(float(v) for v in self.std)
 
-    def to_json(self, path: Path | str) -> None:
+    def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write the card as indented, key-sorted JSON."""
         Path(path).write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def from_json(cls, path: Path | str) -> ModelCard:
+    def from_json(cls, path: str | os.PathLike[str]) -> ModelCard:
         """Read a card written by :meth:`to_json`."""
         return cls(**json.loads(Path(path).read_text()))
 

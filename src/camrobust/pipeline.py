@@ -237,7 +237,7 @@ def load_model(card_path: PathLike, weights_path: PathLike, device: str) -> tupl
     from camrobust.devices import resolve_device
 
     card = models.ModelCard.from_json(card_path)
-    return models.load_model(card, weights_path, resolve_device(device)), card
+    return models.load_model(card, Path(weights_path), resolve_device(device)), card
 
 
 # --------------------------------------------------------------------------- noise
@@ -715,7 +715,7 @@ def plot_cam_overlays(
         y_clean[chosen],
         y_noisy[chosen],
         list(clean.attrs["class_names"]),
-        out,
+        Path(out),
         title,
         segments=_read_rows(open_store(segments_store)["segments"], chosen),
         image_ids=[str(clean["ids"][i]) for i in chosen],

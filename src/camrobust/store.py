@@ -107,7 +107,7 @@ class ShardStream:
             compressors=compressor,
             dimension_names=dims,
         )
-        shard = Path(group.store.root, name, "c", *["0"] * len(self.shape))  # type: ignore[attr-defined]
+        shard = Path(group.store.root, name, "c", *["0"] * len(self.shape))
         shard.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = open(shard, "wb")  # noqa: SIM115 (open while images arrive; closed by close or abandon)
         self._index = np.full((n_chunks, 2), _EMPTY, dtype="<u8")
