@@ -11,8 +11,9 @@ import torch
 import yaml
 from PIL import Image
 
-from camrobust import datasets, models, noise
+from camrobust import datasets, models, noise, pipeline
 from camrobust.config import ConfigError, validate_config
+from camrobust.logs import job_log
 from tests import byo_plugins
 
 
@@ -100,3 +101,55 @@ def test_below_chance_warning_names_class_order() -> None:
     message = models.below_chance_warning(0.0, ["b", "a", "c"])
     assert message is not None
     assert "0.000, below chance (0.333 for 3 classes)" in message and "class order" in message
+
+
+def grey_eval_store(path: Path, model: torch.nn.Module, shift: int) -> list[int]:
+    """12 random images labelled with the model's luminance predictions, class indices + ``shift`` (mod 3)."""
+    images = np.random.default_rng(1).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    with torch.no_grad():
+        predicted = model(models.to_model_input(images, [0.5], [0.25])).argmax(1).numpy()
+    labels = (predicted + shift) % 3
+    pipeline.write_images(
+        datasets.ImageSet(images, labels.astype(np.int64), [f"i{k}" for k in range(12)], ["owl", "cat", "dog"]),
+        path,
+    )
+    return predicted.tolist()
+
+
+PYTHON_MODEL = {
+    "kind": "python",
+    "factory": "tests.byo_plugins:grey_cnn",
+    "target_layer": "0",
+    "preprocessing": {"mean": [0.5], "std": [0.25], "channels": 1},
+}
+
+
+def test_prepare_model_builds_a_python_model_with_its_weights_and_preprocessing(tmp_path: Path) -> None:
+    trained = byo_plugins.grey_cnn()
+    with torch.no_grad():
+        trained[-1].bias.copy_(torch.tensor([0.0, 0.3, -0.3]))
+    torch.save(trained.state_dict(), tmp_path / "mine.pt")
+    grey_eval_store(tmp_path / "eval.zarr", trained, shift=0)
+    spec = {**PYTHON_MODEL, "weights": str(tmp_path / "mine.pt")}
+    with job_log(tmp_path / "job.log"):
+        card = pipeline.prepare_model(spec, None, tmp_path / "eval.zarr", 0, tmp_path / "w.pt", tmp_path / "card.json")
+    stored = models.ModelCard.from_json(tmp_path / "card.json")
+    assert stored == card
+    assert (card.source, card.arch, card.factory, card.channels) == ("python", "python", PYTHON_MODEL["factory"], 1)
+    assert (card.mean, card.std, card.input_size, card.num_classes) == ((0.5,), (0.25,), 8, 3)
+    assert card.accuracy["eval"] == 1.0 and "warnings" not in card.extra
+    assert "below chance" not in (tmp_path / "job.log").read_text()
+    reloaded = models.load_model(card, tmp_path / "w.pt")
+    assert torch.equal(reloaded[-1].bias, trained[-1].bias)
+
+
+def test_prepare_model_warns_of_a_permuted_class_order(tmp_path: Path) -> None:
+    grey_eval_store(tmp_path / "eval.zarr", byo_plugins.grey_cnn(), shift=1)
+    with job_log(tmp_path / "job.log"):
+        card = pipeline.prepare_model(
+            PYTHON_MODEL, None, tmp_path / "eval.zarr", 0, tmp_path / "w.pt", tmp_path / "card.json"
+        )
+    expected = models.below_chance_warning(0.0, ["owl", "cat", "dog"])
+    assert card.accuracy["eval"] == 0.0 and expected is not None
+    assert models.ModelCard.from_json(tmp_path / "card.json").extra["warnings"] == [expected]
+    assert f"WARNING {expected}" in (tmp_path / "job.log").read_text()
