@@ -50,6 +50,11 @@ def tiny_config() -> dict:
         ({"kind": "python", "target_layer": "0"}, "models.vgg.factory", "required"),
         ({"kind": "python", "factory": "tests.byo_plugins:nothing", "target_layer": "0"}, "models.vgg.factory", "defines no 'nothing'"),
         ({"kind": "python", "factory": "tests.byo_plugins:grey_cnn"}, "models.vgg.target_layer", "required"),
+        (
+            {"kind": "python", "factory": "tests.byo_plugins:grey_cnn", "target_layer": "0"},
+            "models.vgg.preprocessing",
+            "required",
+        ),
         ({"kind": "trained"}, "models.vgg.arch", "small_vgg"),
         (
             {"kind": "trained", "arch": "small_vgg", "preprocessing": {"mean": [0.5], "std": [0.5, 0.5, 0.5]}},

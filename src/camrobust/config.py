@@ -145,6 +145,8 @@ def _check_models(config: Mapping[str, Any]) -> None:
             plugins.check_importable(spec["factory"], f"models.{name}.factory")
             if "target_layer" not in spec:
                 raise ConfigError(f"models.{name}.target_layer", "required for kind 'python'")
+            if "preprocessing" not in spec:
+                raise ConfigError(f"models.{name}.preprocessing", "required for kind 'python' (mean, std)")
             if spec.get("weights") is not None and not Path(spec["weights"]).is_file():
                 raise ConfigError(f"models.{name}.weights", f"state dict file {spec['weights']!r} does not exist")
         elif spec.get("arch") not in ARCHS:

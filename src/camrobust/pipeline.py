@@ -183,15 +183,13 @@ def prepare_model(
     weights = spec.get("weights") or ("DEFAULT" if kind == "torchvision" else None)
     image_size = int(evaluation["images"].shape[1])
     configured = spec.get("preprocessing")
-    if kind == "python":
-        input_size = image_size
-    else:
-        input_size = models.default_preprocessing(arch, weights, image_size).input_size
-    if configured is not None:
-        mean, std = tuple(configured["mean"]), tuple(configured["std"])
+    if kind == "python":  # the config requires its preprocessing
+        input_size, mean, std = image_size, tuple(spec["preprocessing"]["mean"]), tuple(spec["preprocessing"]["std"])
     else:
         default = models.default_preprocessing(arch, weights, image_size)
-        mean, std = default.mean, default.std
+        input_size, mean, std = default.input_size, default.mean, default.std
+        if configured is not None:
+            mean, std = tuple(configured["mean"]), tuple(configured["std"])
     card = models.ModelCard(
         arch=arch,
         source=kind,
