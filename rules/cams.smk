@@ -8,11 +8,12 @@ rule gradient_cams:
     benchmark:
         "results/benchmarks/gradient_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
-        cam=one_of(GRADIENT_CAMS),
+        cam=one_of(FEATURE_CAMS),
     conda:
         "../envs/torch.yaml"
     params:
         image_size=image_size,
+        plugin=cam_plugin,
     script:
         "../workflow_scripts/gradient_cams.py"
 
@@ -29,7 +30,7 @@ rule model_cams:
     benchmark:
         "results/benchmarks/model_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
-        cam=one_of(MODEL_CAMS),
+        cam=one_of(NEEDS_MODEL_CAMS),
     conda:
         "../envs/torch.yaml"
     threads: 2
@@ -39,5 +40,6 @@ rule model_cams:
         batch_size=BATCH_SIZE,
         channel_batch_size=config["cam_options"]["channel_batch_size"],
         device=DEVICE,
+        plugin=cam_plugin,
     script:
         "../workflow_scripts/model_cams.py"

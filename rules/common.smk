@@ -2,8 +2,8 @@
 
 from camrobust.config import (
     model_datasets,
-    noise_params,
     noise_severities,
+    severity_table,
     validate_config,
 )
 from camrobust.registry import (
@@ -24,13 +24,25 @@ def one_of(names):
     return "|".join(sorted(names, key=len, reverse=True))
 
 
+FEATURE_CAMS = [
+    *GRADIENT_CAMS,
+    *(n for n, e in config["cam_plugins"].items() if e["uses"] == "features"),
+]
+NEEDS_MODEL_CAMS = [
+    *MODEL_CAMS,
+    *(n for n, e in config["cam_plugins"].items() if e["uses"] == "model"),
+]
+MODEL_FREE_NOISES = [*PIXEL_NOISES, *config["noise_plugins"]]
+ALL_NOISES = [*NOISES, *config["noise_plugins"]]
+
+
 wildcard_constraints:
     dataset=NAME,
     model=NAME,
     split="eval|train",
-    noise=one_of(NOISES),
-    condition=one_of(["clean", *NOISES]),
-    cam=one_of(CAM_METHODS),
+    noise=one_of(ALL_NOISES),
+    condition=one_of(["clean", *ALL_NOISES]),
+    cam=one_of([*CAM_METHODS, *config["cam_plugins"]]),
 
 
 SEED = config["seed"]
@@ -68,7 +80,15 @@ def severities(wildcards):
 
 
 def custom_noise_params(wildcards):
-    return noise_params(config["noises"][wildcards.noise])
+    return severity_table(config, wildcards.noise)
+
+
+def cam_plugin(wildcards):
+    return config["cam_plugins"].get(wildcards.cam)
+
+
+def noise_plugin(wildcards):
+    return config["noise_plugins"].get(wildcards.noise)
 
 
 def training_images(wildcards):

@@ -8,13 +8,14 @@ rule perturb_images:
     benchmark:
         "results/benchmarks/perturb_images/{dataset}/{noise}.tsv"
     wildcard_constraints:
-        noise=one_of(PIXEL_NOISES),
+        noise=one_of(MODEL_FREE_NOISES),
     conda:
         "../envs/torch.yaml"
     params:
         severities=severities,
         noise_params=custom_noise_params,
         seed=SEED,
+        plugin=noise_plugin,
     script:
         "../workflow_scripts/perturb_images.py"
 

@@ -169,7 +169,7 @@ rule plot_noise_examples:
         noisy=lambda wc: [
             f"results/noisy/{wc.dataset}/{noise}.zarr"
             for noise in config["noises"]
-            if noise in PIXEL_NOISES
+            if noise in MODEL_FREE_NOISES
         ],
     output:
         report(

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -39,11 +40,19 @@ def workflow_command(workdir: Path, *args: str, config: str = "config.yaml") -> 
 
 
 def snakemake(
-    workdir: Path, *args: str, config: str = "config.yaml", check: bool = True, timeout: float = 900
+    workdir: Path,
+    *args: str,
+    config: str = "config.yaml",
+    check: bool = True,
+    timeout: float = 900,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the workflow (see :func:`workflow_command`); a failure shows Snakemake's output."""
+    """Run the workflow (see :func:`workflow_command`), in ``env`` when given (default: this
+    process's environment); a failure shows Snakemake's output."""
     command = workflow_command(workdir, *args, config=config)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=None if env is None else dict(env)
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
@@ -51,9 +60,11 @@ def snakemake(
     return result
 
 
-def planned_jobs(workdir: Path, *args: str, config: str = "config.yaml") -> Counter[str]:
+def planned_jobs(
+    workdir: Path, *args: str, config: str = "config.yaml", env: Mapping[str, str] | None = None
+) -> Counter[str]:
     """Rule -> number of jobs a dry run would execute (empty when there is nothing to do)."""
-    result = snakemake(workdir, "--dry-run", *args, config=config)
+    result = snakemake(workdir, "--dry-run", *args, config=config, env=env)
     output = result.stdout + result.stderr
     counts: Counter[str] = Counter()
     table = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal", output, re.S)

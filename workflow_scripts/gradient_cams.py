@@ -1,4 +1,4 @@
-"""Raw CAMs of one gradient-family method from cached features."""
+"""Raw CAMs of one gradient-family method (built in or a `uses: features` plugin) from cached features."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
@@ -9,4 +9,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         method=snakemake.wildcards.cam,
         image_size=tuple(snakemake.params.image_size),
         out=snakemake.output[0],
+        plugin=snakemake.params.plugin,
     )

@@ -1,4 +1,4 @@
-"""Raw CAMs of one method that needs the model (ScoreCAM, AblationCAM)."""
+"""Raw CAMs of one method that needs the model (ScoreCAM, AblationCAM, a `uses: model` plugin)."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
@@ -14,4 +14,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         channel_batch_size=snakemake.params.channel_batch_size,
         device=snakemake.params.device,
         out=snakemake.output[0],
+        plugin=snakemake.params.plugin,
     )

@@ -1,4 +1,4 @@
-"""Noisy images: all severities of one model-free noise type."""
+"""Noisy images: all severities of one model-free noise type (built in or a plugin)."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
@@ -12,4 +12,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         seed=snakemake.params.seed,
         namespace=snakemake.wildcards.dataset,
         out=snakemake.output[0],
+        plugin=snakemake.params.plugin,
     )

@@ -427,6 +427,17 @@ def model_raw_maps(
     return dict(zip(names, torch.cat(raw).unbind(1), strict=True))
 
 
+def layer_grid(
+    model: nn.Module, target_layer: nn.Module | str | TargetLayer, inputs: Tensor, reshape: Reshape | None = None
+) -> tuple[int, int]:
+    """(h, w) of the target layer's maps for ``inputs`` (one forward of the first input)."""
+    target = _resolve_target(model, target_layer)
+    with torch.no_grad():
+        _, out = _forward_capturing(model, target.module, inputs[:1])
+    h, w = _as_maps(target.activate(out), reshape).shape[-2:]
+    return int(h), int(w)
+
+
 def compute_cams(
     model: nn.Module,
     target_layer: nn.Module | str | TargetLayer,

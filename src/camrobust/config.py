@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from camrobust import plugins
 from camrobust.registry import ARCHS, SEVERITY_LEVELS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
@@ -53,7 +54,7 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
 
 def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Validate ``config`` against the JSON schema and return a copy with defaults filled in."""
-    schema = dict(schema or load_schema())
+    schema = _with_plugin_names(schema or load_schema(), config)
     filled = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft7Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(filled))
@@ -66,6 +67,20 @@ def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = N
         if close:
             raise ConfigError(_key(error.absolute_path), f"{error.message}; did you mean {close[0]!r}?")
     raise ConfigError(_key(error.absolute_path), error.message)
+
+
+def _with_plugin_names(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema with the config's plugin names added to the ``cams`` and ``noises`` enums."""
+    extended = copy.deepcopy(dict(schema))
+    entries = extended["properties"]
+    for section, enum in (
+        ("cam_plugins", entries["cams"]["items"]["enum"]),
+        ("noise_plugins", entries["noises"]["propertyNames"]["enum"]),
+    ):
+        names = config.get(section)
+        if isinstance(names, Mapping):
+            enum.extend(name for name in names if name not in enum)
+    return extended
 
 
 def _unknown_key_error(error: jsonschema.ValidationError) -> ConfigError:
@@ -87,9 +102,17 @@ def noise_params(entry: list[int] | Mapping[str, Any]) -> list[float] | None:
     return list(entry["params"]) if isinstance(entry, Mapping) and "params" in entry else None
 
 
+def severity_table(config: Mapping[str, Any], noise: str) -> list[Any] | None:
+    """Per-severity parameters of ``noise``: the entry's own, a noise plugin's, or None (built-in)."""
+    own = noise_params(config["noises"][noise])
+    if own is None and noise in config.get("noise_plugins", {}):
+        return list(config["noise_plugins"][noise]["params"])
+    return own
+
+
 def _check_noises(config: Mapping[str, Any]) -> None:
     for name, entry in config["noises"].items():
-        params = noise_params(entry)
+        params = severity_table(config, name)
         levels = len(params) if params is not None else SEVERITY_LEVELS
         for severity in noise_severities(entry):
             if not 1 <= severity <= levels:
@@ -104,14 +127,39 @@ def _check_datasets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"datasets.{name}.root", f"required for kind {spec['kind']!r}")
             if not Path(root).is_dir():
                 raise ConfigError(f"datasets.{name}.root", f"folder {root!r} does not exist")
+        if "classes" in spec and spec["kind"] != "imagefolder":
+            raise ConfigError(f"datasets.{name}.classes", "only for kind 'imagefolder'")
+        if "classes" in spec:
+            folders = sorted(p.name for p in Path(spec["root"]).iterdir() if p.is_dir() and not p.name.startswith("."))
+            if sorted(spec["classes"]) != folders:
+                raise ConfigError(f"datasets.{name}.classes", f"must name each class folder once; the folders are {folders}")
         if spec["kind"] == "shapes" and "variant" not in spec:
             raise ConfigError(f"datasets.{name}.variant", "required for kind 'shapes' (plain or cluttered)")
 
 
 def _check_models(config: Mapping[str, Any]) -> None:
     for name, spec in config["models"].items():
-        if spec["arch"] not in ARCHS:
-            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec['arch']!r}; allowed: {sorted(ARCHS)}")
+        if spec["kind"] == "python":
+            if "factory" not in spec:
+                raise ConfigError(f"models.{name}.factory", "required for kind 'python' ('module:attr')")
+            plugins.check_importable(spec["factory"], f"models.{name}.factory")
+            if "target_layer" not in spec:
+                raise ConfigError(f"models.{name}.target_layer", "required for kind 'python'")
+            if "preprocessing" not in spec:
+                raise ConfigError(f"models.{name}.preprocessing", "required for kind 'python' (mean, std)")
+            if spec.get("weights") is not None and not Path(spec["weights"]).is_file():
+                raise ConfigError(f"models.{name}.weights", f"state dict file {spec['weights']!r} does not exist")
+        elif spec.get("arch") not in ARCHS:
+            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec.get('arch')!r}; allowed: {sorted(ARCHS)}")
+        preprocessing = spec.get("preprocessing")
+        if preprocessing is not None:
+            channels = preprocessing["channels"]
+            for field in ("mean", "std"):
+                if len(preprocessing[field]) != channels:
+                    raise ConfigError(
+                        f"models.{name}.preprocessing.{field}",
+                        f"expected {channels} value(s), one per input channel (channels: {channels})",
+                    )
         for dataset in spec.get("datasets", []):
             if dataset not in config["datasets"]:
                 raise ConfigError(f"models.{name}.datasets", f"unknown dataset {dataset!r}; defined: {sorted(config['datasets'])}")
@@ -136,6 +184,7 @@ def model_datasets(config: Mapping[str, Any], model: str) -> list[str]:
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Schema validation with defaults, then registry and file checks; returns the filled config."""
     filled = apply_schema(config)
+    plugins.check_config(filled)
     _check_datasets(filled)
     _check_models(filled)
     _check_noises(filled)

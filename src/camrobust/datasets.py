@@ -388,11 +388,17 @@ def load_image(path: Path | str, image_size: int, min_size: int) -> np.ndarray:
     return resize_center_crop(rgb, image_size)
 
 
-def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
-    """Files, labels and class-folder names (sorted) of an ImageFolder tree ``root/<class>/<file>``."""
+def list_image_folder(root: Path, classes: Sequence[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Files, labels and class-folder names of an ImageFolder tree ``root/<class>/<file>``; label i
+    is ``classes[i]`` (default: the folder names sorted)."""
     if not root.is_dir():
         raise DatasetError(f"root: folder {root} does not exist")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if classes is not None:
+        names = [p.name for p in class_dirs]
+        if sorted(classes) != names or len(set(classes)) != len(classes):
+            raise DatasetError(f"classes: must name each class folder of {root} once; the folders are {names}")
+        class_dirs = [root / name for name in classes]
     files: list[Path] = []
     labels: list[int] = []
     for label, class_dir in enumerate(class_dirs):
@@ -673,7 +679,7 @@ def _stage_imagefolder(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     if "root" not in spec:
         raise DatasetError("root: missing for kind 'imagefolder' (a folder of <class>/<image> files)")
     root = Path(spec["root"])
-    files, labels, class_names = list_image_folder(root)
+    files, labels, class_names = list_image_folder(root, spec.get("classes"))
     return _folder_subset(root, files, labels, class_names, spec, split, seed)
 
 
@@ -689,8 +695,8 @@ _STAGERS: dict[str, Callable[[dict[str, Any], str, int], ImageSet]] = {
 def stage_dataset(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     """Stage split "eval" or "train" of the dataset described by ``spec`` (dispatch on spec["kind"]).
 
-    Keys: shapes: variant, n_images, n_train, image_size, n_classes. imagefolder: root, n_images,
-    n_train, image_size, min_size, skip_corrupt. imagenet_val: root, synsets (optional), n_images,
+    Keys: shapes: variant, n_images, n_train, image_size, n_classes. imagefolder: root, classes,
+    n_images, n_train, image_size, min_size, skip_corrupt. imagenet_val: root, synsets (optional), n_images,
     image_size, min_size, skip_corrupt. imagenette: root (default "data"), size, n_images, n_train,
     image_size. cifar10: root (default "data"), n_images, n_train, image_size.
     """

@@ -279,12 +279,20 @@ def to_model_input(
     std: Sequence[float],
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """float32 (N,3,H,W) on ``device``: ``(images / 255 - mean) / std`` from uint8 (N,H,W,3)."""
+    """float32 (N,3,H,W) on ``device``: ``(images / 255 - mean) / std`` from uint8 (N,H,W,3).
+    With one mean and std value the model gets the luminance, (N,1,H,W)."""
     if images.dtype not in (np.uint8, torch.uint8) or images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images: expected uint8 (N,H,W,3), got {images.dtype} {tuple(images.shape)}")
+    channels = len(mean)
+    if channels not in (1, 3) or len(std) != channels:
+        raise ValueError(f"mean/std: expected 3 values each (or 1, for luminance), got {mean!r} and {std!r}")
     batch = torch.as_tensor(images).to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
-    std_t = torch.as_tensor(std, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
+    if channels == 1:
+        from camrobust.noise import luminance
+
+        batch = luminance(batch)
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=batch.device).view(1, channels, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=batch.device).view(1, channels, 1, 1)
     return batch.sub_(mean_t).div_(std_t).contiguous()
 
 
@@ -373,6 +381,19 @@ def train_model(
     return metrics
 
 
+def below_chance_warning(accuracy: float, class_names: Sequence[str]) -> str | None:
+    """A warning when ``accuracy`` is below chance (1 / number of classes), else None."""
+    chance = 1 / len(class_names)
+    if accuracy >= chance:
+        return None
+    return (
+        f"accuracy on the evaluation images is {accuracy:.3f}, below chance ({chance:.3f} for "
+        f"{len(class_names)} classes); the likely cause is a class order that differs from the "
+        f"model's class indices. Labels follow the order {list(class_names)}; set the dataset's "
+        "'classes' to the model's order."
+    )
+
+
 def evaluate_accuracy(
     model: nn.Module,
     images: np.ndarray,
@@ -402,18 +423,25 @@ class ModelCard:
     num_classes: int
     target_layer: str
     input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
     class_names: list[str]
     accuracy: dict[str, float] = field(default_factory=dict)
     weights: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    factory: str | None = None
+    """``"module:attr"`` building the model, for source "python"."""
+
+    @property
+    def channels(self) -> int:
+        """Input channels: 3 (RGB), or 1 (the luminance) for a single mean/std value."""
+        return len(self.mean)
 
     def __post_init__(self) -> None:
         if self.source not in MODEL_KINDS:
             raise ValueError(f"source: {self.source!r} unknown; allowed: {', '.join(MODEL_KINDS)}")
-        self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
-        self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
+        self.mean = tuple(float(v) for v in self.mean)
+        self.std = tuple(float(v) for v in self.std)
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write the card as indented, key-sorted JSON."""
@@ -484,12 +512,32 @@ def load_checkpoint(path: Path | str, arch: str | None, num_classes: int) -> nn.
     return model.eval()
 
 
+def build_python_model(factory: str, weights_path: Path | str | None = None) -> nn.Module:
+    """``factory()`` ("module:attr" returning an ``nn.Module``), then the state dict at
+    ``weights_path`` loaded with ``torch.load(weights_only=True)`` when given (CPU, eval mode)."""
+    from camrobust.plugins import load
+
+    model = load(factory, "factory")()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"factory: {factory!r} returned {type(model).__name__}, not a torch.nn.Module")
+    if weights_path is not None:
+        path = Path(weights_path)
+        state = _state_dict_from(torch.load(path, map_location="cpu", weights_only=True), path)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise CheckpointError(f"weights {path} do not fit the model of {factory!r}: {error}") from error
+    return model.eval()
+
+
 def load_model(
     card: ModelCard, weights_path: Path | str | None, device: torch.device | str = "cpu"
 ) -> nn.Module:
     """The model a card describes, on ``device`` in eval mode: from ``weights_path`` (a state dict
     or TorchScript file) when given, else (source "torchvision") from the card's weights."""
-    if weights_path is not None:
+    if card.source == "python":
+        model = build_python_model(str(card.factory), weights_path)
+    elif weights_path is not None:
         model = load_checkpoint(weights_path, card.arch, card.num_classes)
     elif card.source == "torchvision":
         model = build_model(card.arch, card.num_classes, weights=card.weights)

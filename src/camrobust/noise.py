@@ -795,15 +795,26 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu") if parameter is None else parameter.device
 
 
+def luminance(x: Tensor) -> Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) luma with the :data:`GREY_WEIGHTS`."""
+    weights = torch.tensor(GREY_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
+
+
 def _normalised_forward(
     model: nn.Module, mean: Sequence[float], std: Sequence[float], device: torch.device
 ) -> Forward:
-    if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
+    """x (N, 3, H, W) in [0, 1] -> model((x - mean) / std); one mean/std value feeds the luminance."""
+    channels = len(mean)
+    if channels not in (1, 3) or len(std) != channels or any(s <= 0 for s in std):
         raise ValueError(
-            f"mean/std: expected 3 per-channel values with std > 0, got mean={mean!r} std={std!r}"
+            f"mean/std: expected 3 (or 1, for luminance) per-channel values with std > 0, "
+            f"got mean={mean!r} std={std!r}"
         )
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, channels, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, channels, 1, 1)
+    if channels == 1:
+        return lambda x: model((luminance(x) - mean_t) / std_t)
     return lambda x: model((x - mean_t) / std_t)
 
 

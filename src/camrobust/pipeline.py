@@ -28,6 +28,7 @@ Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray)
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,7 +41,7 @@ import pandas as pd
 import zarr
 from tqdm.auto import tqdm
 
-from camrobust import datasets
+from camrobust import datasets, plugins
 from camrobust.datasets import ImageSet
 from camrobust.store import ShardStream, image_chunks, open_store, read_array, store_writer
 
@@ -164,10 +165,13 @@ def prepare_model(
     weights_out: PathLike,
     card_out: PathLike,
 ) -> ModelCard:
-    """Get model: train the demo CNN, or fetch torchvision weights, or load a user checkpoint.
+    """Get model: train the demo CNN, fetch torchvision weights, load a user checkpoint, or build
+    a ``kind: python`` model from its factory (and optional state dict ``weights``).
 
     Writes the weights as a state dict and a model card with the target layer, the
-    preprocessing and the accuracy on the evaluation images.
+    preprocessing (the spec's ``preprocessing`` when given, else the architecture's default) and
+    the accuracy on the evaluation images. Accuracy below chance is logged as a warning (logger
+    ``camrobust``) and kept in the card's ``extra["warnings"]``.
     """
     import torch
 
@@ -176,19 +180,29 @@ def prepare_model(
     evaluation = open_store(eval_store)
     class_names = list(evaluation.attrs["class_names"])
     num_classes = int(spec.get("num_classes") or len(class_names))
-    arch, kind = spec["arch"], spec["kind"]
+    kind = spec["kind"]
+    arch = spec.get("arch") or kind
     weights = spec.get("weights") or ("DEFAULT" if kind == "torchvision" else None)
-    preprocessing = models.default_preprocessing(arch, weights, evaluation["images"].shape[1])
+    image_size = int(evaluation["images"].shape[1])
+    configured = spec.get("preprocessing")
+    if kind == "python":  # the config requires its preprocessing
+        input_size, mean, std = image_size, tuple(spec["preprocessing"]["mean"]), tuple(spec["preprocessing"]["std"])
+    else:
+        default = models.default_preprocessing(arch, weights, image_size)
+        input_size, mean, std = default.input_size, default.mean, default.std
+        if configured is not None:
+            mean, std = tuple(configured["mean"]), tuple(configured["std"])
     card = models.ModelCard(
         arch=arch,
         source=kind,
         num_classes=num_classes,
         target_layer=spec.get("target_layer") or models.DEFAULT_TARGET_LAYERS[arch],
-        input_size=preprocessing.input_size,
-        mean=preprocessing.mean,
-        std=preprocessing.std,
+        input_size=input_size,
+        mean=mean,
+        std=std,
         class_names=class_names,
         weights=weights,
+        factory=spec.get("factory"),
     )
     if kind == "trained":
         assert train_store is not None, "a trained model needs the training store"
@@ -209,10 +223,16 @@ def prepare_model(
         card.accuracy["val"] = card.extra["training"]["val_accuracy"]
     elif kind == "torchvision":
         model = models.build_model(arch, num_classes, weights=weights)
+    elif kind == "python":
+        model = models.build_python_model(spec["factory"], weights)
     else:
         model = models.load_checkpoint(spec["path"], arch, num_classes)
     models.resolve_target(model, card.target_layer)
     card.accuracy["eval"] = _accuracy(model, card, evaluation)
+    warning = models.below_chance_warning(card.accuracy["eval"], class_names)
+    if warning is not None:
+        logging.getLogger("camrobust").warning(warning)
+        card.extra["warnings"] = [warning]
     Path(weights_out).parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights_out)
     card.to_json(card_out)
@@ -256,9 +276,22 @@ def perturb_images(
     namespace: str,
     out: PathLike,
     chunk_size: int = CHUNK_SIZE,
+    plugin: Mapping[str, Any] | None = None,
 ) -> None:
-    """Noisy images: every severity of one model-free noise type in one store."""
+    """Noisy images: every severity of one model-free noise type in one store.
+    ``plugin``: the noise's ``noise_plugins`` entry, for a noise not built in (``params`` are then
+    its per-severity parameters)."""
     from camrobust import noise
+
+    function = None if plugin is None else plugins.load(plugin["function"], f"noise_plugins.{noise_name}.function")
+    if function is not None and params is None:
+        raise ValueError(f"noise_plugins.{noise_name}: a noise plugin needs its per-severity params")
+
+    def noisy_copy(images: np.ndarray, ids: list[str], severity: int) -> np.ndarray:
+        parameter = None if params is None else params[severity - 1]
+        if function is None:
+            return noise.perturb(images, noise_name, severity, seed, ids, namespace=namespace, params=parameter)
+        return plugins.perturb(function, images, noise_name, severity, parameter, seed, ids, namespace=namespace)
 
     clean = open_store(clean_store)
     n, h, w, _ = clean["images"].shape
@@ -266,14 +299,7 @@ def perturb_images(
         stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
         for rows in tqdm(list(image_chunks(n, chunk_size)), desc=noise_name, unit="chunk"):
             images, ids = np.asarray(clean["images"][rows]), _ids(clean, rows)
-            noisy = [
-                noise.perturb(
-                    images, noise_name, severity, seed, ids, namespace=namespace,
-                    params=None if params is None else params[severity - 1],
-                )
-                for severity in severities
-            ]
-            stored.append(np.stack(noisy, 1))
+            stored.append(np.stack([noisy_copy(images, ids, severity) for severity in severities], 1))
         writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
 
 
@@ -467,16 +493,30 @@ def extract_features(
 CAM_DIMS = ("image", "severity", "h", "w")
 
 
+def _cam_plugin(method: str, plugin: Mapping[str, Any], uses: str) -> plugins.CamPlugin:
+    """The callable of a ``cam_plugins`` entry, checked to be called with ``uses``."""
+    if plugin.get("uses") != uses:
+        raise ValueError(f"cam_plugins.{method}: this stage runs 'uses: {uses}' plugins, got {plugin.get('uses')!r}")
+    return plugins.CamPlugin(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), uses)
+
+
 def gradient_cam_maps(
-    features_store: PathLike, method: str, image_size: tuple[int, int], out: PathLike, chunk_size: int | None = None
+    features_store: PathLike,
+    method: str,
+    image_size: tuple[int, int],
+    out: PathLike,
+    chunk_size: int | None = None,
+    plugin: Mapping[str, Any] | None = None,
 ) -> None:
     """Raw maps of a gradient-family method from cached activations and gradients (no model pass);
-    ``chunk_size`` images at a time (default: about FEATURE_CHUNK_BYTES of features per chunk)."""
+    ``chunk_size`` images at a time (default: about FEATURE_CHUNK_BYTES of features per chunk).
+    ``plugin``: the method's ``cam_plugins`` entry (``uses: features``), for a method not built in."""
     import torch
 
     from camrobust import cams
 
-    if method not in cams.GRADIENT_METHODS:
+    custom = None if plugin is None else _cam_plugin(method, plugin, "features")
+    if custom is None and method not in cams.GRADIENT_METHODS:
         raise ValueError(f"method: {method!r} is not a gradient-family CAM; valid: {list(cams.GRADIENT_METHODS)}")
     group = open_store(features_store)
     n, s, _, h, w = group["activations"].shape
@@ -488,7 +528,11 @@ def gradient_cam_maps(
         for rows in tqdm(list(image_chunks(n, chunk_size)), desc=method, unit="chunk"):
             activations = torch.from_numpy(_flat(np.asarray(group["activations"][rows]))).float()
             gradients = torch.from_numpy(_flat(np.asarray(group["gradients"][rows]))).float()
-            raw = cams.GRADIENT_METHODS[method](activations, gradients).clamp_min(0)
+            if custom is None:
+                raw = cams.GRADIENT_METHODS[method](activations, gradients)
+            else:
+                raw = plugins.features_cam(custom, activations, gradients)
+            raw = raw.clamp_min(0)
             maps.append(_per_image(raw.numpy(), s))
         writer.add("severity", np.asarray(group["severity"][...]), ("severity",))
 
@@ -503,18 +547,26 @@ def model_cam_maps(
     channel_batch_size: int,
     device: str,
     out: PathLike,
+    plugin: Mapping[str, Any] | None = None,
 ) -> None:
-    """Raw maps of a method that needs the model (ScoreCAM, AblationCAM), for the predictions' targets."""
+    """Raw maps of a method that needs the model (ScoreCAM, AblationCAM), for the predictions' targets.
+    ``plugin``: the method's ``cam_plugins`` entry (``uses: model``), for a method not built in."""
     from camrobust import cams
 
     job = _ModelOnCondition.load(images_store, predictions_store, card_path, weights_path, device)
     n, s = job.images.n, len(job.images.severities)
+    custom = None if plugin is None else _cam_plugin(method, plugin, "model")
     with store_writer(out, {"cam": method, "image_size": list(job.images.image_size)}) as writer:
         maps: ShardStream | None = None
         for inputs, batch_targets in job.batches(batch_size, method):
-            raw = cams.model_raw_maps(
-                job.model, job.target, inputs, batch_targets, [method], batch_size=channel_batch_size, reshape=job.reshape
-            )[method]
+            if custom is None:
+                raw = cams.model_raw_maps(
+                    job.model, job.target, inputs, batch_targets, [method], batch_size=channel_batch_size,
+                    reshape=job.reshape,
+                )[method]
+            else:
+                grid = cams.layer_grid(job.model, job.target, inputs, job.reshape)
+                raw = plugins.model_cam(custom, job.model, job.target.module, inputs, batch_targets, grid)
             data = _per_image(raw.clamp_min(0).float().cpu().numpy(), s)
             if maps is None:
                 maps = writer.stream("maps", (n, *data.shape[1:]), "float32", CAM_DIMS)

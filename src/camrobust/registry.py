@@ -75,6 +75,6 @@ TORCHVISION_ARCHS: tuple[str, ...] = (
 
 ARCHS: tuple[str, ...] = SMALL_ARCHS + TORCHVISION_ARCHS
 
-MODEL_KINDS: tuple[str, ...] = ("trained", "torchvision", "checkpoint")
+MODEL_KINDS: tuple[str, ...] = ("trained", "torchvision", "checkpoint", "python")
 
 DATASET_KINDS: tuple[str, ...] = ("shapes", "imagefolder", "imagenet_val", "imagenette", "cifar10")
