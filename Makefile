@@ -25,9 +25,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
-# The library tests without end-to-end workflow runs, for the edit loop.
+# The library tests without end-to-end workflow runs and the slowest model tests, for the edit loop.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not workflow" tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not workflow and not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

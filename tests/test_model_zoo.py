@@ -85,6 +85,7 @@ def test_default_target_layer_and_gradient_cams(arch: str) -> None:
     _assert_some_map_varies(maps)
 
 
+@pytest.mark.slow
 def test_every_cam_method_runs_on_resnet18() -> None:
     model = zoo_model("resnet18", 64)
     maps = compute_cams(
@@ -94,6 +95,7 @@ def test_every_cam_method_runs_on_resnet18() -> None:
     _assert_some_map_varies({name: maps[name] for name in MODEL_METHODS})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", [arch for arch in TORCHVISION_ARCHS if arch != "resnet18"])
 def test_model_methods_on_every_arch(arch: str) -> None:
     """ScoreCAM and AblationCAM take one forward per image and channel (768-2048 channels here),

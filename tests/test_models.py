@@ -47,6 +47,7 @@ class Payload:
         self.note = "arbitrary object"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["plain", "cluttered"])
 @pytest.mark.parametrize("arch", ["small_vgg", "small_resnet"])
 def test_small_cnn_reaches_90_percent_held_out(arch: str, variant: str) -> None:

@@ -270,7 +270,7 @@ def default_preprocessing(arch: str, weights: str | None = None, image_size: int
     if weights is None:
         return Preprocessing(224, IMAGENET_MEAN, IMAGENET_STD)
     transform = resolve_weights(arch, weights).transforms()
-    return Preprocessing(int(transform.crop_size[0]), tuple(transform.mean), tuple(transform.std))  # type: ignore[arg-type]
+    return Preprocessing(int(transform.crop_size[0]), tuple(transform.mean), tuple(transform.std))
 
 
 def to_model_input(
@@ -337,7 +337,7 @@ def train_model(
     val_index, train_index = permutation[:n_val], permutation[n_val:]
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = -(-len(train_index) // batch_size)
-    model.to(device, memory_format=torch.channels_last)
+    model.to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss()
