@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -286,7 +286,7 @@ def postprocess(raw: Tensor, output_size: Sequence[int]) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- checks
-def _method_names(methods: str | Sequence[str], allowed: dict[str, object]) -> list[str]:
+def _method_names(methods: str | Sequence[str], allowed: Collection[str]) -> list[str]:
     names = [methods] if isinstance(methods, str) else list(methods)
     unknown = [m for m in names if m not in CAM_METHODS]
     if unknown:

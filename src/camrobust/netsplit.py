@@ -100,11 +100,11 @@ def split_at(model: nn.Module, layer: nn.Module) -> Split:
     before = [node for node in graph.nodes if node not in after]
     context = [node for node in before if node in varying and any(user in after for user in node.users)]
 
-    head_graph, env = fx.Graph(), {}
+    head_graph, env = fx.Graph(), dict[fx.Node, fx.Node]()
     _copy(head_graph, [*before, layer_node], env)
     head_graph.output((env[layer_node], *(env[node] for node in context)))
 
-    tail_graph, env = fx.Graph(), {}
+    tail_graph, env = fx.Graph(), dict[fx.Node, fx.Node]()
     env[layer_node] = tail_graph.placeholder("layer_output")
     for i, node in enumerate(context):
         env[node] = tail_graph.placeholder(f"context_{i}")
