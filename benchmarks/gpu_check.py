@@ -1,7 +1,7 @@
 """GPU check of the CAM engine: CUDA maps equal CPU maps for all ten methods (resnet50 with seeded
 weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison),
 then CUDA throughput in images/s with torch's default TF32 settings: one forward+backward and the
-gradient family at batch 64, ScoreCAM / AblationCAM on a smaller batch. Exit status 0 = all maps
+gradient family at batch 64, ScoreCAM / AblationCAM (the network tail only) on a few images. Exit status 0 = all maps
 agree. Without CUDA it says so and exits 1; ``--device cpu`` dry-runs the same logic on the CPU.
 
     .venv/bin/python benchmarks/gpu_check.py

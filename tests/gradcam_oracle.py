@@ -64,17 +64,32 @@ def eigen_tolerance(features: torch.Tensor) -> np.ndarray:
     return (POSTPROCESS_TOL + 16 / 9 * 4 * U32 * p.abs().amax(1) / spread).numpy()
 
 
+def weighted_map_tolerance(weights: np.ndarray, weight_error: np.ndarray, activations: np.ndarray) -> np.ndarray:
+    """Per image, for maps post-processed from r = sum_c w_c A_c (weights (N, C), A (N, C, h, w))
+    whose weights are off by <= ``weight_error`` (N, C): r moves by <= d = sum_c dw_c |A_c|, the
+    first min-max by <= 2 max(d) / range(relu r), then by 16/9 as in POSTPROCESS_TOL, which is
+    added for the post-processing."""
+    d = (weight_error[:, :, None, None] * np.abs(activations)).sum(1).reshape(len(weights), -1)
+    r = np.maximum((weights[:, :, None, None] * activations).sum(1), 0).reshape(len(weights), -1)
+    return POSTPROCESS_TOL + 16 / 9 * 2 * d.max(1) / (r.max(1) - r.min(1))
+
+
 def ablation_tolerance(weights: np.ndarray, activations: np.ndarray, score_error: float) -> np.ndarray:
     """Per image, for AblationCAM maps whose weights w_c = (y - y_c) / y (N, C) come from scores with
     a relative error <= ``score_error`` (rounding in the subtraction and division included). To
     first order |dw_c| <= score_error ((|y| + |y_c|) / |y| + 3 |w_c|) <= score_error (2 + 4 |w_c|),
-    since |y_c| = |1 - w_c| |y|. The raw map r = sum_c w_c A_c (A: (N, C, h, w)) then moves by <= d
-    = sum_c |dw_c| |A_c|, the first min-max by <= 2 max(d) / range(relu r), then by 16/9 as in
-    POSTPROCESS_TOL, which is added for the post-processing."""
-    dw = score_error * (2 + 4 * np.abs(weights))
-    d = (dw[:, :, None, None] * np.abs(activations)).sum(1).reshape(len(weights), -1)
-    r = np.maximum((weights[:, :, None, None] * activations).sum(1), 0).reshape(len(weights), -1)
-    return POSTPROCESS_TOL + 16 / 9 * 2 * d.max(1) / (r.max(1) - r.min(1))
+    since |y_c| = |1 - w_c| |y|; then ``weighted_map_tolerance``."""
+    return weighted_map_tolerance(weights, score_error * (2 + 4 * np.abs(weights)), activations)
+
+
+def scorecam_tolerance(scores: np.ndarray, activations: np.ndarray, score_error: float) -> np.ndarray:
+    """Per image, for ScoreCAM maps whose channel scores s (N, C) have a relative error <=
+    ``score_error``: w = softmax(s), d log w_c = ds_c - sum_d w_d ds_d, so to first order
+    |dw_c| <= 2 max_d |ds_d| w_c <= 2 score_error max_d |s_d| w_c; then ``weighted_map_tolerance``."""
+    weights = np.exp(scores - scores.max(1, keepdims=True))
+    weights /= weights.sum(1, keepdims=True)
+    error = 2 * score_error * np.abs(scores).max(1, keepdims=True) * weights
+    return weighted_map_tolerance(weights, error, activations)
 
 
 @contextmanager

@@ -211,23 +211,19 @@ def test_channel_batch_size_changes_only_the_forwards(method: str, monkeypatch: 
     (FORWARD_ERROR of their magnitude, twice: both runs), and the same scores give identical maps."""
     model, x = small_cnn().double(), small_inputs(3).double()
     recorded: list[Tensor] = []
-    channel_scores = Probe.channel_scores
+    target_scores = Probe.target_scores
 
-    def record(
-        probe: Probe,
-        make_inputs: Callable[[Tensor], Tensor],
-        edit_output: Callable[[Tensor, Tensor], Tensor] | None = None,
-    ) -> Tensor:
-        recorded.append(channel_scores(probe, make_inputs, edit_output))
+    def record(probe: Probe, n_rows: int, logits_of: Callable[[Tensor], Tensor]) -> Tensor:
+        recorded.append(target_scores(probe, n_rows, logits_of))
         return recorded[-1]
 
-    monkeypatch.setattr(Probe, "channel_scores", record)
+    monkeypatch.setattr(Probe, "target_scores", record)
     one = model_cams(model, "2", x, None, [method], batch_size=1)[method]
     model_cams(model, "2", x, None, [method], batch_size=7)
     by_one, by_seven = torch.cat(recorded[:3]), torch.cat(recorded[3:])
     assert ((by_one - by_seven).abs() <= 2 * FORWARD_ERROR * by_one.abs()).all()
     replay = iter(recorded[:3])
-    monkeypatch.setattr(Probe, "channel_scores", lambda *_: next(replay))
+    monkeypatch.setattr(Probe, "target_scores", lambda *_: next(replay))
     assert torch.equal(model_cams(model, "2", x, None, [method], batch_size=7)[method], one)
 
 

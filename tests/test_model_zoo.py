@@ -4,18 +4,21 @@ there: test_cams_zoo_parity.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
 
+from camrobust import netsplit
 from camrobust.cams import (
     CAM_METHODS,
     GRADIENT_METHODS,
     MODEL_METHODS,
+    Probe,
     TargetLayer,
     capture,
     compute_cams,
+    model_cams,
     split_target,
     token_reshape,
 )
@@ -97,20 +100,51 @@ def test_every_cam_method_runs_on_resnet18() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", [arch for arch in TORCHVISION_ARCHS if arch != "resnet18"])
-def test_model_methods_on_every_arch(arch: str) -> None:
-    """ScoreCAM and AblationCAM take one forward per image and channel (768-2048 channels here),
-    so they run at 32 px: the same default layer and code path as the gradient methods above."""
+def test_scorecam_on_every_arch(arch: str) -> None:
+    """ScoreCAM takes one forward per image and distinct channel mask (768-2048 channels here), so
+    it runs at 32 px: the same default layer and code path as the gradient methods above."""
     size = 32
     model = zoo_model(arch, size)
     maps = compute_cams(
         model,
         DEFAULT_TARGET_LAYERS[arch],
         _images(size),
-        list(MODEL_METHODS),
+        ["scorecam"],
         batch_size=512,
         reshape=token_reshape(model, size),
     )
-    _assert_maps(maps, tuple(MODEL_METHODS), size)
+    _assert_maps(maps, ("scorecam",), size)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", TORCHVISION_ARCHS)
+def test_ablationcam_tail_equals_whole_model(arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AblationCAM on the network tail (netsplit) against the whole model per channel, forced by
+    making the split fail, at one channel per forward: then both paths run the same operations on
+    the same values in the same shapes (head = the model's layers up to the target, tail = the
+    rest), so every ablated score and every map is bitwise equal: tolerance 0. Other channel batch
+    sizes move scores by rounding only (tests/test_cams.py, test_cams_tail.py, in float64)."""
+    size = 32
+    model = zoo_model(arch, size)
+    x, layer, reshape = _images(size)[:1], DEFAULT_TARGET_LAYERS[arch], token_reshape(model, size)
+    recorded: list[torch.Tensor] = []
+    target_scores = Probe.target_scores
+
+    def record(probe: Probe, n_rows: int, logits_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        recorded.append(target_scores(probe, n_rows, logits_of))
+        return recorded[-1]
+
+    def unsplittable(*_: object) -> netsplit.Split:
+        raise netsplit.Unsplittable("forced by the test")
+
+    monkeypatch.setattr(Probe, "target_scores", record)
+    on_tail = model_cams(model, layer, x, None, ["ablationcam"], 1, reshape)["ablationcam"]
+    monkeypatch.setattr(netsplit, "split_at", unsplittable)
+    whole = model_cams(model, layer, x, None, ["ablationcam"], 1, reshape)["ablationcam"]
+    assert len(recorded) == 2 and recorded[0].shape == (EXPECTED_MAPS[arch][1],)
+    assert torch.equal(recorded[0], recorded[1])
+    assert torch.equal(on_tail, whole)
+    _assert_maps({"ablationcam": torch.cat([on_tail, whole])}, ("ablationcam",), size)
 
 
 def test_target_layer_strings() -> None:

@@ -20,7 +20,9 @@ Adding a method = one function with its formula in the docstring + one registry 
 
 from __future__ import annotations
 
+import logging
 import re
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from camrobust import netsplit
+
+LOGGER = logging.getLogger("camrobust")
+_NOTED_WHOLE: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # models already logged as unsplittable
 Reshape = Callable[[Tensor], Tensor]
 ABLATION_OFFSET = 1e7  # pytorch-grad-cam AblationLayer: ablated value min - 1e7 when min != 0
 
@@ -136,7 +142,9 @@ def eigengradcam(a: Tensor, g: Tensor) -> Tensor:
 class Probe:
     """What a model-based method sees of ONE image: the model, its target layer, the input
     (1,3,H,W), its target class (1,), the clean target logit y (1,), the clean layer maps A (1,C,h,w),
-    the channel axis of the raw layer output and the number of channels per forward."""
+    the raw layer output (1, ...) and its channel axis, the rows per forward, and ``tail``: the
+    network after the layer as ``edited outputs (B, ...) -> logits (B,K)`` (``netsplit``), None
+    where the model could not be split."""
 
     model: nn.Module
     layer: nn.Module
@@ -144,43 +152,68 @@ class Probe:
     targets: Tensor
     scores: Tensor
     activations: Tensor
+    output: Tensor
     channel_axis: int
     batch_size: int
+    tail: Callable[[Tensor], Tensor] | None = None
 
-    def channel_scores(
-        self,
-        make_inputs: Callable[[Tensor], Tensor],
-        edit_output: Callable[[Tensor, Tensor], Tensor] | None = None,
-    ) -> Tensor:
-        """Target logit for every channel c -> (1, C): model(make_inputs(c)), the target-layer
-        output replaced by edit_output(output, c) when given; batch_size channels a forward."""
-        n_ch = self.activations.shape[1]
-        scores = self.scores.new_empty(n_ch)
-        for channels in torch.arange(n_ch, device=self.inputs.device).split(self.batch_size):
-            handle = None
-            if edit_output is not None:
-                handle = self.layer.register_forward_hook(lambda _m, _a, out, c=channels: edit_output(out, c))
-            try:
-                logits = self.model(make_inputs(channels))
-            finally:
-                if handle is not None:
-                    handle.remove()
-            scores[channels] = logits[:, self.targets[0]]
-        return scores.unsqueeze(0)
+    def target_scores(self, n_rows: int, logits_of: Callable[[Tensor], Tensor]) -> Tensor:
+        """Target logit of rows 0 .. n_rows-1 -> (n_rows,): logits_of(rows) -> (len(rows), K),
+        batch_size rows a call."""
+        scores = self.scores.new_empty(n_rows)
+        for rows in torch.arange(n_rows, device=self.inputs.device).split(self.batch_size):
+            scores[rows] = logits_of(rows)[:, self.targets[0]]
+        return scores
+
+    def edited_logits(self, edit: Callable[[Tensor], Tensor], rows: int) -> Tensor:
+        """Logits (rows, K) with the layer output replaced by edit(output repeated ``rows`` times):
+        the tail alone on the clean output when there is one, else the whole model on the input
+        repeated, the layer's output edited by a forward hook."""
+        if self.tail is not None:
+            return self.tail(edit(self.output.expand(rows, *self.output.shape[1:])))
+        handle = self.layer.register_forward_hook(lambda _m, _a, out: edit(out))
+        try:
+            return self.model(self.inputs.repeat(rows, 1, 1, 1))
+        finally:
+            handle.remove()
+
+
+def _upsampled(maps: Tensor, size: Sequence[int]) -> Tensor:
+    """Maps (B,h,w) -> (B,1,H,W), bilinear with align_corners=True (torch.nn.UpsamplingBilinear2d)."""
+    return F.interpolate(maps.unsqueeze(1), size=tuple(size), mode="bilinear", align_corners=True)
 
 
 def scorecam(probe: Probe) -> Tensor:
     """ScoreCAM: sum_c w_c A_c, w = softmax_c(y_t(x * M_c)), M_c = (U_c - min U_c) / (max U_c -
     min U_c + 1e-8), U_c = A_c upsampled bilinearly to the input size with align_corners=True
-    (torch.nn.UpsamplingBilinear2d, as pytorch-grad-cam 1.5.x)."""
+    (torch.nn.UpsamplingBilinear2d, as pytorch-grad-cam 1.5.x).
+
+    One forward per distinct mask, not per channel: channels with bitwise equal maps A_c give
+    the same mask (torch.unique), and every channel whose U_c is constant (max U_c == min U_c,
+    checked on U_c itself, for the channels constant at h x w, e.g. dead ReLU channels) has the
+    mask 0 exactly, so those share one score y_t(x * 0). Each other score is the forward of the
+    masked input as before; only which masks share a batch of ``batch_size`` changes, which moves
+    scores by rounding."""
     a, size = probe.activations, probe.inputs.shape[-2:]
+    maps, same_map = torch.unique(a[0].flatten(1), dim=0, return_inverse=True)
+    maps = maps.view(-1, *a.shape[-2:])
+    flat = maps.flatten(1)
+    constant = torch.zeros(len(maps), dtype=torch.bool, device=a.device)
+    candidates = (flat.amax(1) == flat.amin(1)).nonzero().squeeze(1)
+    for rows in candidates.split(probe.batch_size):
+        up = _upsampled(maps[rows], size).flatten(1)
+        constant[rows] = up.amax(1) == up.amin(1)
+    key = torch.arange(len(maps), device=a.device)
+    key[constant] = key[constant][:1]  # one representative for all masks that are 0
+    representatives, same_mask = torch.unique(key, return_inverse=True)
 
-    def masked_inputs(c: Tensor) -> Tensor:
-        up = F.interpolate(a[0, c].unsqueeze(1), size=size, mode="bilinear", align_corners=True)
+    def masked_logits(rows: Tensor) -> Tensor:
+        up = _upsampled(maps[representatives[rows]], size)
         lo, hi = up.amin((2, 3), keepdim=True), up.amax((2, 3), keepdim=True)
-        return probe.inputs * (up - lo) / (hi - lo + 1e-8)
+        return probe.model(probe.inputs * (up - lo) / (hi - lo + 1e-8))
 
-    weights = probe.channel_scores(masked_inputs).softmax(1)
+    scores = probe.target_scores(len(representatives), masked_logits)[same_mask[same_map]]
+    weights = scores.unsqueeze(0).softmax(1)
     return (weights[:, :, None, None] * a).sum(1)
 
 
@@ -191,18 +224,27 @@ def ablationcam(probe: Probe) -> Tensor:
     min over its whole ablation batch, which drifts after the first ablated row when min != 0; here
     min is the image's own layer output. The raw output is edited, before any post-activation (for
     DenseNet's relu(features.norm5): min - 1e7, which the model's ReLU turns into 0, as ablating the
-    activated channel to 0). y = 0 gives NaN weights, as in pytorch-grad-cam."""
+    activated channel to 0). y = 0 gives NaN weights, as in pytorch-grad-cam.
 
-    def ablate(out: Tensor, c: Tensor) -> Tensor:
-        out = out.clone()
-        lo = out.flatten(1).amin(1)
-        value = torch.where(lo == 0, 0.0, lo - ABLATION_OFFSET)
-        rows = torch.arange(len(out), device=out.device)
-        out.movedim(probe.channel_axis, 1)[rows, c] = value.view(-1, *[1] * (out.ndim - 2))
-        return out
+    Ablating a channel changes only what follows the layer, so y_c runs the tail of the network
+    alone (``Probe.edited_logits``) on batch_size ablated copies of the clean output: for ResNet's
+    layer4, pooling and the linear layer, i.e. matrix products. Models that cannot be split run
+    whole on the repeated input, the output edited by a hook; both give y_c up to rounding."""
+
+    def ablate(rows: Tensor) -> Callable[[Tensor], Tensor]:
+        def edit(out: Tensor) -> Tensor:
+            out = out.clone()
+            lo = out.flatten(1).amin(1)
+            value = torch.where(lo == 0, 0.0, lo - ABLATION_OFFSET)
+            index = torch.arange(len(out), device=out.device)
+            out.movedim(probe.channel_axis, 1)[index, rows] = value.view(-1, *[1] * (out.ndim - 2))
+            return out
+
+        return edit
 
     y = probe.scores.unsqueeze(1)
-    weights = (y - probe.channel_scores(lambda c: probe.inputs.repeat(len(c), 1, 1, 1), ablate)) / y
+    ablated = probe.target_scores(probe.activations.shape[1], lambda c: probe.edited_logits(ablate(c), len(c)))
+    weights = (y - ablated.unsqueeze(0)) / y
     return (weights[:, :, None, None] * probe.activations).sum(1)
 
 
@@ -376,6 +418,26 @@ def gradient_family(
     return dict(zip(names, postprocess(raw, output_size).unbind(1), strict=True))
 
 
+def _split(model: nn.Module, layer: nn.Module) -> netsplit.Split | None:
+    """The model split at the layer, or None after one log line per model saying why not."""
+    try:
+        return netsplit.split_at(model, layer)
+    except netsplit.Unsplittable as why:
+        _note_whole_model(model, why)
+        return None
+
+
+def _note_whole_model(model: nn.Module, why: Exception) -> None:
+    if model not in _NOTED_WHOLE:
+        _NOTED_WHOLE.add(model)
+        LOGGER.info(
+            "ablationcam: running the whole %s per channel batch; it cannot be split at the target "
+            "layer: %s",
+            type(model).__name__,
+            why,
+        )
+
+
 def model_cams(
     model: nn.Module,
     target_layer: nn.Module | str | TargetLayer,
@@ -386,9 +448,13 @@ def model_cams(
     reshape: Reshape | None = None,
 ) -> dict[str, Tensor]:
     """Maps (N,H,W) in [0,1] of ScoreCAM / AblationCAM. Image by image: one clean forward, then
-    batch_size channels per forward, so a map depends on its own image only. With a ``reshape``
-    the raw layer output is taken to be channels-last (ViT tokens (N,L,C), Swin (N,h,w,C)) for
-    ablation, as pytorch-grad-cam's AblationLayerVit does."""
+    batch_size masked inputs or ablated layer outputs per forward, so a map depends on its own
+    image only and memory on batch_size, never on N x C. For AblationCAM the model is split at the
+    layer (``netsplit``): the clean forward runs head then tail, the ablations the tail alone;
+    where it cannot be split (TorchScript, untraceable code) the whole model runs per batch, with
+    one log line (logger "camrobust"). With a ``reshape`` the raw layer output is taken to be
+    channels-last (ViT tokens (N,L,C), Swin (N,h,w,C)) for ablation, as pytorch-grad-cam's
+    AblationLayerVit does."""
     raw = model_raw_maps(model, target_layer, inputs, targets, methods, batch_size, reshape)
     return {name: postprocess(maps, inputs.shape[-2:]) for name, maps in raw.items()}
 
@@ -409,9 +475,20 @@ def model_raw_maps(
     _check_call(model, inputs, targets, batch_size)
     raw = []
     with torch.no_grad():
+        split = _split(model, target.module) if "ablationcam" in names else None
         for i in range(len(inputs)):
             x = inputs[i : i + 1]
-            logits, out = _forward_capturing(model, target.module, x)
+            tail = None
+            if split is not None:
+                try:
+                    out, tail = split.run(x)
+                except netsplit.Unsplittable as why:
+                    _note_whole_model(model, why)
+                    split = None
+            if tail is None:
+                logits, out = _forward_capturing(model, target.module, x)
+            else:
+                logits = tail(out.clone())  # clone: the tail may write in place (DenseNet's ReLU)
             t = _resolve_targets(logits, None if targets is None else targets[i : i + 1])
             probe = Probe(
                 model=model,
@@ -420,8 +497,10 @@ def model_raw_maps(
                 targets=t,
                 scores=logits.gather(1, t.unsqueeze(1)).squeeze(1),
                 activations=_at_least_float32(_as_maps(target.activate(out), reshape)),
+                output=out,
                 channel_axis=1 if reshape is None else -1,
                 batch_size=batch_size,
+                tail=tail,
             )
             raw.append(torch.stack([MODEL_METHODS[name](probe) for name in names], 1))
     return dict(zip(names, torch.cat(raw).unbind(1), strict=True))
