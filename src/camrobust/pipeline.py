@@ -606,6 +606,30 @@ def segment_images(
             n_regions.append(segmentation.region_counts(labels))
 
 
+class _ParquetAppender:
+    """Appends DataFrames as row groups of one Parquet file, with the first frame's schema."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = path
+        self.writer: Any = None
+
+    def append(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def __enter__(self) -> _ParquetAppender:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def score_cams(
     clean_store: PathLike,
     segments_store: PathLike,
@@ -623,9 +647,6 @@ def score_cams(
 
     Maps are post-processed to image resolution chunk by chunk; rows go to the Parquet file as
     one row group per chunk, in (chunk, severity, image) order."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from camrobust import metrics
 
     clean = open_store(clean_store)
@@ -635,8 +656,7 @@ def score_cams(
     severities = [int(x) for x in noisy_group["severity"][...]]
     n = int(segments.shape[0])
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    writer: pq.ParquetWriter | None = None
-    try:
+    with _ParquetAppender(out) as appender:
         for rows in image_chunks(n, chunk_size):
             ids, labels = _ids(clean, rows), np.asarray(clean["labels"][rows]).astype(np.int64)
             chunk_segments = np.asarray(segments[rows])
@@ -661,14 +681,8 @@ def score_cams(
                 for column in SCORE_COLUMNS:
                     frame[column] = np.asarray(similarity[column], dtype=np.float64)
                 frame["note"] = np.asarray(similarity["note"], dtype=str)
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(out, table.schema)
-                writer.write_table(table.cast(writer.schema))
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
+                appender.append(frame)
+    if appender.writer is None:
         raise ValueError(f"{clean_store}: no images to score")
 
 
@@ -678,24 +692,15 @@ def score_cams(
 def collect_scores(paths: Sequence[PathLike], out: PathLike) -> None:
     """All score tables in one Parquet file, ordered by (dataset, model, noise, cam, severity,
     image_id); one input table in memory at a time."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     def table_key(path: PathLike) -> tuple[str, ...]:
         first = pq.ParquetFile(path).read_row_group(0, columns=SCORE_KEYS)
         return tuple(str(first.column(key)[0]) for key in SCORE_KEYS)
 
-    writer: pq.ParquetWriter | None = None
-    try:
+    with _ParquetAppender(out) as appender:
         for path in sorted(paths, key=table_key):
-            frame = pd.read_parquet(path).sort_values(["severity", "image_id"], kind="stable")
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(out, table.schema)
-            writer.write_table(table.cast(writer.schema))
-    finally:
-        if writer is not None:
-            writer.close()
+            appender.append(pd.read_parquet(path).sort_values(["severity", "image_id"], kind="stable"))
 
 
 def summarise_robustness(
