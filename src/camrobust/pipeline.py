@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import zarr
 from tqdm.auto import tqdm
 
@@ -46,6 +45,7 @@ from camrobust.datasets import ImageSet
 from camrobust.store import ShardStream, image_chunks, open_store, read_array, store_writer
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
     from camrobust.cams import Reshape, TargetLayer
@@ -647,6 +647,8 @@ def score_cams(
 
     Maps are post-processed to image resolution chunk by chunk; rows go to the Parquet file as
     one row group per chunk, in (chunk, severity, image) order."""
+    import pandas as pd
+
     from camrobust import metrics
 
     clean = open_store(clean_store)
@@ -692,6 +694,7 @@ def score_cams(
 def collect_scores(paths: Sequence[PathLike], out: PathLike) -> None:
     """All score tables in one Parquet file, ordered by (dataset, model, noise, cam, severity,
     image_id); one input table in memory at a time."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     def table_key(path: PathLike) -> tuple[str, ...]:
@@ -717,6 +720,8 @@ def summarise_robustness(
     Max-Sensitivity among them). ``change_rate`` is the share of image-severity pairs whose
     prediction the noise changed (the attack success rate for attacks).
     """
+    import pandas as pd
+
     from camrobust import robustness
 
     keys = ["dataset", "model", "cam", "noise"]

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scikit_posthocs
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,7 +31,6 @@ from matplotlib.colors import ListedColormap, Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from scipy.stats import kendalltau
 from skimage.segmentation import find_boundaries
 
 from camrobust import registry
@@ -642,6 +640,8 @@ def cd_diagram(
         _message_figure(path, title, f"No critical-difference diagram.\n{problem}")
         return problem
 
+    import scikit_posthocs  # imported here: it loads seaborn and pyplot, which no other figure needs
+
     n_methods = len(ranks)
     figure = _new_figure(7.5, 1.4 + 0.3 * (math.ceil(n_methods / 2) + n_methods), constrained=False)
     ax = figure.add_axes((0.22, 0.08, 0.56, 0.72))
@@ -695,6 +695,8 @@ def _ranking_rows(means: pd.DataFrame, measures: Sequence[tuple[str, str, float]
     for column, _, sign in measures:
         table[column] = means[column]
         table[f"rank_{column}"] = (sign * means[column]).rank(ascending=False, method="average")
+    from scipy.stats import kendalltau
+
     for column, _, _ in measures:
         both = table[["rank_rm", f"rank_{column}"]].dropna()
         tau = kendalltau(both["rank_rm"], both[f"rank_{column}"]).statistic if len(both) >= 2 else np.nan

@@ -36,9 +36,10 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
-import scikit_posthocs as sp
 from scipy import stats as scipy_stats
+
+# pingouin and scikit_posthocs are imported in the functions that use them: both load seaborn and
+# pyplot (seconds per job), which the diagram job needs only for one of them.
 
 STATS_COLUMNS: tuple[str, ...] = (
     "family",
@@ -114,6 +115,8 @@ def nemenyi_ranks(
     if blocks.shape[0] < 2 or blocks.shape[1] < 2:
         nan_matrix = pd.DataFrame(np.nan, index=cams, columns=cams)
         return pd.Series(np.nan, index=cams, name="average_rank"), nan_matrix
+    import scikit_posthocs as sp
+
     ranks = scipy_stats.rankdata(-blocks.to_numpy(), axis=1).mean(axis=0)
     return pd.Series(ranks, index=cams, name="average_rank"), sp.posthoc_nemenyi_friedman(blocks)
 
@@ -167,6 +170,8 @@ def holm(p_values: Iterable[float]) -> np.ndarray:
 
     With the m finite p sorted ascending, p_(i) -> max_{j<=i} min(1, (m - j + 1) p_(j)).
     """
+    import pingouin as pg
+
     values = np.asarray(list(p_values), dtype=np.float64)
     adjusted = np.full(values.shape, np.nan)
     finite = np.isfinite(values)
@@ -221,6 +226,8 @@ def _blocks(group: pd.DataFrame, factor: str, set_name: str) -> tuple[pd.DataFra
 def _friedman_row(
     family: str, keys: dict, set_name: str, blocks: pd.DataFrame, note: str, levels: str
 ) -> dict:
+    import pingouin as pg
+
     n, k = blocks.shape
     reason = _friedman_blocker(blocks, levels)
     row = _row(family, "friedman", keys, set_name, n=n, k=k, effect_size_name="kendall_w")
@@ -250,6 +257,8 @@ def _friedman_blocker(blocks: pd.DataFrame, levels: str) -> str:
 
 
 def _wilcoxon_rows(keys: dict, set_name: str, blocks: pd.DataFrame) -> list[dict]:
+    import pingouin as pg
+
     rows = []
     for first, second in combinations(blocks.columns, 2):
         difference = blocks[first].to_numpy() - blocks[second].to_numpy()
@@ -282,6 +291,8 @@ def _wilcoxon_rows(keys: dict, set_name: str, blocks: pd.DataFrame) -> list[dict
 
 
 def _kruskal_row(keys: dict, per_image: pd.DataFrame, datasets: list[str]) -> dict:
+    import pingouin as pg
+
     present = sorted(per_image["dataset"].unique())
     n, k = len(per_image), len(present)
     row = _row("dataset", "kruskal", keys, "preserving", n=n, k=k, effect_size_name="epsilon_squared")
