@@ -54,7 +54,7 @@ rule plot_cam_overlays:
         noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:
         report(
-            "results/report/{dataset}/{model}/{noise}/cam_overlays.png",
+            "results/report/{dataset}/{model}/{noise}/cam_overlays.jpg",
             caption="../report/captions/cam_overlay_grid.rst",
             category="CAM overlays",
             subcategory="{dataset} / {model}",

@@ -15,9 +15,11 @@ rule stage_evaluation_images:
         "../workflow_scripts/stage_images.py"
 
 
+# Training images feed only the in-pipeline training of `kind: trained` models: deleted once every
+# model of the run is trained (a model added later stages them again).
 rule stage_training_images:
     output:
-        directory("results/data/{dataset}/train.zarr"),
+        temp(directory("results/data/{dataset}/train.zarr")),
     log:
         "logs/stage_training_images/{dataset}.log",
     benchmark:

@@ -238,6 +238,20 @@ def test_cam_overlay_grid_with_region_boundaries(tmp_path: Path) -> None:
     assert height > width  # 4 rows (2 images x 2 CAMs), 3 columns
 
 
+def test_cam_overlay_grid_as_jpeg_matches_the_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .jpg path gives a JPEG of the same grid (at JPEG_DPI): colours within JPEG's error."""
+    plots.cam_overlay_grid(**overlay_inputs(), path=tmp_path / "grid.jpg", title="t")
+    monkeypatch.setattr(plots, "DPI", plots.JPEG_DPI)
+    plots.cam_overlay_grid(**overlay_inputs(), path=tmp_path / "grid.png", title="t")
+    with Image.open(tmp_path / "grid.png") as png, Image.open(tmp_path / "grid.jpg") as jpeg:
+        assert jpeg.format == "JPEG" and jpeg.size == png.size
+        difference = np.asarray(png.convert("RGB"), float) - np.asarray(jpeg.convert("RGB"), float)
+    # Quality 90 scales the JPEG quantisation tables by 0.2: steps of at most 0.2 * 121 = 24 levels,
+    # so at most 24 / sqrt(12) = 6.9 levels RMS per Y, Cb, Cr channel (uniform quantisation, no
+    # chroma subsampling); the YCbCr -> RGB rows have norms <= 2.03 (B = Y + 1.772 Cb).
+    assert np.sqrt((difference**2).mean()) < 2.03 * 24 / np.sqrt(12)
+
+
 def test_cam_overlay_grid_names_a_wrong_shape(tmp_path: Path) -> None:
     inputs = overlay_inputs()
     inputs["noisy_cams"]["eigencam"] = inputs["noisy_cams"]["eigencam"][:, :1]

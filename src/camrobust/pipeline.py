@@ -619,7 +619,7 @@ class _ParquetAppender:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema)
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self.writer.write_table(table.cast(self.writer.schema))
 
     def __enter__(self) -> _ParquetAppender:

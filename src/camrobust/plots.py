@@ -1,6 +1,7 @@
 """Report figures: robustness heat-maps, severity curves, CAM overlays, rank diagrams.
 
-Every function draws one PNG (150 dpi) at ``path`` with the Agg renderer on a pyplot-free
+Every function draws one figure (a 150 dpi PNG, or a 100 dpi JPEG where ``path`` ends in
+``.jpg``: the workflow's CAM overlay grids) at ``path`` with the Agg renderer on a pyplot-free
 ``Figure`` (no global figure registry, so nothing stays open after saving) and returns the data
 it drew where that is useful. Conventions shared by all figures:
 
@@ -36,6 +37,8 @@ from skimage.segmentation import find_boundaries
 from camrobust import registry
 
 DPI = 150
+JPEG_QUALITY = 90
+JPEG_DPI = 100  # JPEG grids of many image cells: each cell still shows a 64 px image at 2x
 POOLED = "all"
 SCORE_CMAP = "viridis"
 CAM_CMAP = "inferno"
@@ -119,10 +122,17 @@ def _new_figure(width: float, height: float, *, constrained: bool = True) -> Fig
 
 
 def _save(figure: Figure, path: str | Path) -> None:
-    """Write ``figure`` as PNG at ``path`` (parents created), tight around every label."""
+    """Write ``figure`` at ``path`` (parents created), tight around every label: PNG at DPI, or
+    for a ``.jpg`` path JPEG at JPEG_DPI, the format for grids of photos and noise (PNG stores
+    those at about twice the size)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1)
+    if target.suffix == ".jpg":
+        # full-resolution colour (no 4:2:0 chroma subsampling): red labels and thin lines stay sharp
+        options = {"format": "jpeg", "dpi": JPEG_DPI, "pil_kwargs": {"quality": JPEG_QUALITY, "subsampling": 0}}
+    else:
+        options = {"format": "png", "dpi": DPI}
+    figure.savefig(target, bbox_inches="tight", pad_inches=0.1, **options)
     figure.clear()
 
 
