@@ -154,13 +154,13 @@ def figures():
         for figure in ["robustness_heatmap", "severity_curves"]
     ]
     per_noise = [
-        f"results/report/{d}/{m}/{noise}/{figure}.png"
+        f"results/report/{d}/{m}/{noise}/{figure}"
         for d, m in experiments()
         for noise in config["noises"]
         for figure in [
-            "cam_overlays",
-            "critical_difference_preserving",
-            "critical_difference_changing",
+            "cam_overlays.jpg",
+            "critical_difference_preserving.png",
+            "critical_difference_changing.png",
         ]
     ]
     return (
