@@ -8,7 +8,10 @@ keeps the start-up of the many small jobs short.
 Every per-item stage streams over chunks of images (``chunk_size``, or the model batch for the
 stages that run a model): it reads a chunk, computes, appends the result to its output store
 and moves on, so its memory does not grow with the number of images. The stored result does
-not depend on the chunk size.
+not depend on the chunk size. The work on a chunk is a function of arrays (``noisy_chunks``,
+``attack_chunks``, ``prediction_batches``, ``ModelOnImages``, ``feature_maps``,
+``segment_chunks``, ``ScoredPairs``, ``robustness_summary``), which
+:func:`camrobust.evaluate` runs on arrays in memory.
 
 Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray):
 
@@ -940,6 +943,15 @@ def robustness_summary(
 
 
 # --------------------------------------------------------------------------- report
+
+
+def write_model_card_page(card_path: PathLike, title: str, out: PathLike) -> None:
+    """The report's page of a model card (:func:`camrobust.models.card_page`): warnings such as
+    accuracy below chance first."""
+    from camrobust import models
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(models.card_page(models.ModelCard.from_json(card_path), title))
 
 
 def overlay_selection(changed_at_worst: np.ndarray, k: int) -> np.ndarray:
