@@ -130,7 +130,8 @@ def evaluate(
     (N x severities x H x W x 3 bytes, 750 MB for 1000 images of 224 px at 5 severities), the
     segments (4 bytes a pixel) and the raw maps on the target layer's grid. That suits up to a
     few thousand images; on a GPU (``device="cuda"``), for more images, cached and resumable
-    stages, incremental reruns or a cluster, use the Snakemake workflow (README).
+    stages, incremental reruns or a cluster, use the Snakemake workflow (README). The model is
+    moved to ``device`` and put in eval mode.
     """
     from camrobust import config, models
     from camrobust import segmentation as segmenting
@@ -146,9 +147,11 @@ def evaluate(
         raise ValueError(f"target: 'predicted', or 'label' with labels given; got {target!r}")
     cam_plugins = _cam_plugins(cams)
     noise_plugins = dict(noise_plugins or {})
+    entries = _noise_entries(noises, noise_plugins)
+    noise_config = {"noises": entries, "noise_plugins": noise_plugins}
     noise_settings = {
-        name: (config.noise_severities(entry), _noise_params(name, entry, noise_plugins))
-        for name, entry in _noise_entries(noises, noise_plugins).items()
+        name: (config.noise_severities(entry), config.severity_table(noise_config, name))
+        for name, entry in entries.items()
     }
     mean, std = _normalisation(preprocessing)
     torch_device = resolve_device(device)
@@ -309,16 +312,6 @@ def _noise_entries(
     if clashes:
         raise ValueError(f"noise_plugins: {clashes} are built-in names; choose others")
     return {name: entry if isinstance(entry, Mapping) else list(entry) for name, entry in noises.items()}
-
-
-def _noise_params(
-    name: str, entry: list[int] | Mapping[str, Any], noise_plugins: Mapping[str, Mapping[str, Any]]
-) -> list[Any] | None:
-    """Per-severity parameters: the entry's own, the noise plugin's, or None (built-in table)."""
-    from camrobust import config
-
-    own = config.noise_params(entry)
-    return list(noise_plugins[name]["params"]) if own is None and name in noise_plugins else own
 
 
 def _noise_function(name: str, noise_plugins: Mapping[str, Mapping[str, Any]]) -> Callable[..., Any] | None:
