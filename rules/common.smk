@@ -180,4 +180,5 @@ def final_outputs():
         "results/summary/robustness.csv",
         *[f"results/statistics/{name}.csv" for name in STATISTICS],
         *figures(),
+        *[f"results/report/{d}/{m}/model_card.html" for d, m in experiments()],
     ]

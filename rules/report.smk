@@ -186,3 +186,23 @@ rule plot_noise_examples:
         "../envs/report.yaml"
     script:
         "../workflow_scripts/plot_noise_examples.py"
+
+
+rule model_card_page:
+    input:
+        "results/models/{dataset}/{model}/card.json",
+    output:
+        report(
+            "results/report/{dataset}/{model}/model_card.html",
+            caption="../report/captions/model_card.rst",
+            category="Models",
+            subcategory="{dataset} / {model}",
+        ),
+    log:
+        "logs/model_card_page/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/model_card_page/{dataset}/{model}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/model_card_page.py"

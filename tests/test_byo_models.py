@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,7 @@ def test_prepare_model_warns_of_a_permuted_class_order(tmp_path: Path) -> None:
     assert card.accuracy["eval"] == 0.0 and expected is not None
     assert models.ModelCard.from_json(tmp_path / "card.json").extra["warnings"] == [expected]
     assert f"WARNING {expected}" in (tmp_path / "job.log").read_text()
+    pipeline.write_model_card_page(tmp_path / "card.json", "eval / grey: model card", tmp_path / "model_card.html")
+    page = (tmp_path / "model_card.html").read_text()
+    assert f"Warning: {html.escape(expected)}</p>" in page
+    assert "<th>accuracy (eval)</th><td>0.000</td>" in page and "<th>chance level</th><td>0.333</td>" in page

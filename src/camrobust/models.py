@@ -4,6 +4,7 @@ optional pretrained weights, user checkpoints, model cards and target-layer look
 from __future__ import annotations
 
 import difflib
+import html
 import json
 import os
 import pickle
@@ -451,6 +452,29 @@ class ModelCard:
     def from_json(cls, path: str | os.PathLike[str]) -> ModelCard:
         """Read a card written by :meth:`to_json`."""
         return cls(**json.loads(Path(path).read_text()))
+
+
+def card_page(card: ModelCard, title: str) -> str:
+    """The card as a small HTML page for the report: its warnings first (in red), then what the
+    model is, how it is fed and its accuracy beside the chance level."""
+    rows = {
+        "architecture": f"{card.arch} ({card.source}{', ' + card.weights if card.weights else ''})",
+        "target layer": card.target_layer,
+        "input": f"{card.input_size} px, {card.channels} channel(s), mean {list(card.mean)}, std {list(card.std)}",
+        "classes": f"{card.num_classes}: {', '.join(card.class_names)}",
+        **{f"accuracy ({split})": f"{value:.3f}" for split, value in sorted(card.accuracy.items())},
+        "chance level": f"{1 / max(len(card.class_names), 1):.3f}",
+    }
+    warnings = "".join(
+        f'<p style="color:#b71c1c;font-weight:bold">Warning: {html.escape(text)}</p>\n'
+        for text in card.extra.get("warnings", [])
+    )
+    table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>\n" for k, v in rows.items())
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>\n'
+        f'<body style="font-family:sans-serif">\n<h2>{html.escape(title)}</h2>\n{warnings}'
+        f'<table style="text-align:left">\n{table}</table>\n</body></html>\n'
+    )
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -8,7 +8,10 @@ keeps the start-up of the many small jobs short.
 Every per-item stage streams over chunks of images (``chunk_size``, or the model batch for the
 stages that run a model): it reads a chunk, computes, appends the result to its output store
 and moves on, so its memory does not grow with the number of images. The stored result does
-not depend on the chunk size.
+not depend on the chunk size. The work on a chunk is a function of arrays (``noisy_chunks``,
+``attack_chunks``, ``prediction_batches``, ``ModelOnImages``, ``feature_maps``,
+``segment_chunks``, ``ScoredPairs``, ``robustness_summary``), which
+:func:`camrobust.evaluate` runs on arrays in memory.
 
 Store layouts (all Zarr, see :mod:`camrobust.store`; dimension names for xarray):
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,15 +130,22 @@ def stage_images(spec: Mapping[str, Any], split: str, seed: int, out: PathLike) 
 
 
 class ConditionImages:
-    """Images of one condition read chunk by chunk: a clean store as one severity, 0, or a noisy store."""
+    """Images of one condition read chunk by chunk: clean images (n, H, W, 3) as one severity, 0,
+    or noisy images (n, S, H, W, 3) of ``severities``; a stored array or one in memory."""
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, array: zarr.Array | np.ndarray, severities: Sequence[int] = (0,)) -> None:
+        self.array = array
+        self.clean = array.ndim == 4
+        self.severities = [0] if self.clean else [int(s) for s in severities]
+        self.n = int(array.shape[0])
+        self.image_size = tuple(int(x) for x in array.shape[-3:-1])
+
+    @classmethod
+    def open(cls, path: PathLike) -> ConditionImages:
+        """The images of a clean or noisy store."""
         group = open_store(path)
-        self.array = group["images"]
-        self.clean = self.array.ndim == 4
-        self.severities = [0] if self.clean else [int(s) for s in group["severity"][...]]
-        self.n = int(self.array.shape[0])
-        self.image_size = tuple(int(x) for x in self.array.shape[-3:-1])
+        clean = group["images"].ndim == 4
+        return cls(group["images"], (0,) if clean else [int(s) for s in group["severity"][...]])
 
     def read(self, rows: slice | Sequence[int]) -> np.ndarray:
         """Images of ``rows`` as (n, S, H, W, 3) uint8."""
@@ -253,8 +263,11 @@ def _accuracy(model: torch.nn.Module, card: ModelCard, images: zarr.Group) -> fl
     return correct / max(n, 1)
 
 
-def load_model(card_path: PathLike, weights_path: PathLike, device: str) -> tuple[torch.nn.Module, ModelCard]:
-    """The model of a card and weights file, on ``device``, in eval mode."""
+def load_model(
+    card_path: PathLike, weights_path: PathLike, device: str = "cpu"
+) -> tuple[torch.nn.Module, ModelCard]:
+    """The model of a card and weights file (as ``prepare_model`` writes them), on ``device``
+    (``auto``: CUDA when available), in eval mode, and its card."""
     from camrobust import models
     from camrobust.devices import resolve_device
 
@@ -281,26 +294,50 @@ def perturb_images(
     """Noisy images: every severity of one model-free noise type in one store.
     ``plugin``: the noise's ``noise_plugins`` entry, for a noise not built in (``params`` are then
     its per-severity parameters)."""
+    function = None if plugin is None else plugins.load(plugin["function"], f"noise_plugins.{noise_name}.function")
+    clean = open_store(clean_store)
+    n, h, w, _ = clean["images"].shape
+    ids = _ids(clean, slice(None))
+    with store_writer(out, {"noise": noise_name, "namespace": namespace, "seed": seed}) as writer:
+        stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
+        for noisy in noisy_chunks(
+            clean["images"], ids, noise_name, severities, params, seed, namespace, chunk_size, function
+        ):
+            stored.append(noisy)
+        writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
+
+
+def noisy_chunks(
+    images: zarr.Array | np.ndarray,
+    ids: Sequence[str],
+    noise_name: str,
+    severities: Sequence[int],
+    params: Sequence[Any] | None,
+    seed: int,
+    namespace: str,
+    chunk_size: int = CHUNK_SIZE,
+    function: Callable[..., Any] | None = None,
+    progress: bool = True,
+) -> Iterator[np.ndarray]:
+    """Noisy copies (n, S, H, W, 3) uint8 of consecutive chunks of clean images (N, H, W, 3), at
+    every severity of a model-free noise: built in, or the noise plugin ``function``. ``params``:
+    the per-severity parameters (None: the built-in table); image i's randomness is keyed by
+    (namespace, noise, severity, ids[i], seed)."""
     from camrobust import noise
 
-    function = None if plugin is None else plugins.load(plugin["function"], f"noise_plugins.{noise_name}.function")
     if function is not None and params is None:
         raise ValueError(f"noise_plugins.{noise_name}: a noise plugin needs its per-severity params")
 
-    def noisy_copy(images: np.ndarray, ids: list[str], severity: int) -> np.ndarray:
+    def noisy_copy(chunk: np.ndarray, chunk_ids: list[str], severity: int) -> np.ndarray:
         parameter = None if params is None else params[severity - 1]
         if function is None:
-            return noise.perturb(images, noise_name, severity, seed, ids, namespace=namespace, params=parameter)
-        return plugins.perturb(function, images, noise_name, severity, parameter, seed, ids, namespace=namespace)
+            return noise.perturb(chunk, noise_name, severity, seed, chunk_ids, namespace=namespace, params=parameter)
+        return plugins.perturb(function, chunk, noise_name, severity, parameter, seed, chunk_ids, namespace=namespace)
 
-    clean = open_store(clean_store)
-    n, h, w, _ = clean["images"].shape
-    with store_writer(out, {"noise": noise_name, "namespace": namespace, "seed": seed}) as writer:
-        stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
-        for rows in tqdm(list(image_chunks(n, chunk_size)), desc=noise_name, unit="chunk"):
-            images, ids = np.asarray(clean["images"][rows]), _ids(clean, rows)
-            stored.append(np.stack([noisy_copy(images, ids, severity) for severity in severities], 1))
-        writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
+    chunks = list(image_chunks(len(ids), chunk_size))
+    for rows in tqdm(chunks, desc=noise_name, unit="chunk", disable=not progress):
+        chunk, chunk_ids = np.asarray(images[rows]), list(ids[rows])
+        yield np.stack([noisy_copy(chunk, chunk_ids, severity) for severity in severities], 1)
 
 
 def attack_images(
@@ -319,7 +356,6 @@ def attack_images(
     """Noisy images of an attack (per model): adversarial images and the predictions they cause.
 
     Streams over chunks of ``batch_size`` images, one model batch each."""
-    from camrobust import noise
     from camrobust.devices import resolve_device
 
     clean = open_store(clean_store)
@@ -330,24 +366,53 @@ def attack_images(
         stored = writer.stream("images", (n, len(severities), h, w, 3), "uint8", NOISY_DIMS)
         clean_pred = writer.stream("clean_pred", (n, len(severities)), "int64", ("image", "severity"))
         adv_pred = writer.stream("adv_pred", (n, len(severities)), "int64", ("image", "severity"))
-        for rows in tqdm(list(image_chunks(n, batch_size)), desc=noise_name, unit="batch"):
-            images, ids = np.asarray(clean["images"][rows]), _ids(clean, rows)
-            results = [
-                noise.attack(
-                    model, images, noise_name, severity, seed, ids, mean=card.mean, std=card.std,
-                    namespace=namespace, params=None if params is None else params[severity - 1],
-                    batch_size=batch_size, device=resolve_device(device),
-                )
-                for severity in severities
-            ]
-            stored.append(np.stack([result.images for result in results], 1))
-            clean_pred.append(np.stack([result.clean_pred for result in results], 1))
-            adv_pred.append(np.stack([result.adv_pred for result in results], 1))
-            n_changed += [int((result.adv_pred != result.clean_pred).sum()) for result in results]
+        for images, clean_chunk, adv_chunk in attack_chunks(
+            model, card.mean, card.std, clean["images"], _ids(clean, slice(None)), noise_name, severities,
+            params, seed, namespace, batch_size, resolve_device(device),
+        ):
+            stored.append(images)
+            clean_pred.append(clean_chunk)
+            adv_pred.append(adv_chunk)
+            n_changed += (adv_chunk != clean_chunk).sum(0)
         writer.add("severity", np.asarray(severities, dtype=np.int64), ("severity",))
         writer.group.attrs["success_rate"] = {
             str(severity): float(changed / n) if n else float("nan") for severity, changed in zip(severities, n_changed)
         }
+
+
+def attack_chunks(
+    model: torch.nn.Module,
+    mean: Sequence[float],
+    std: Sequence[float],
+    images: zarr.Array | np.ndarray,
+    ids: Sequence[str],
+    noise_name: str,
+    severities: Sequence[int],
+    params: Sequence[float] | None,
+    seed: int,
+    namespace: str,
+    batch_size: int,
+    device: torch.device,
+    progress: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Adversarial copies (n, S, H, W, 3) uint8 of consecutive chunks of ``batch_size`` clean
+    images, at every severity of an attack, with the clean and adversarial predictions (n, S)."""
+    from camrobust import noise
+
+    for rows in tqdm(list(image_chunks(len(ids), batch_size)), desc=noise_name, unit="batch", disable=not progress):
+        chunk, chunk_ids = np.asarray(images[rows]), list(ids[rows])
+        results = [
+            noise.attack(
+                model, chunk, noise_name, severity, seed, chunk_ids, mean=mean, std=std, namespace=namespace,
+                params=None if params is None else params[severity - 1], batch_size=batch_size, device=device,
+            )
+            for severity in severities
+        ]
+        yield (
+            np.stack([result.images for result in results], 1),
+            np.stack([result.clean_pred for result in results], 1),
+            np.stack([result.adv_pred for result in results], 1),
+        )
 
 
 # --------------------------------------------------------------------------- predictions, features and CAMs
@@ -387,74 +452,149 @@ def predict_images(
 ) -> None:
     """Predict: logits, predicted class and CAM target (the prediction, or the label with
     ``target_mode == "label"``) of every image and severity; one forward pass per batch."""
-    import torch
-
-    from camrobust import models
     from camrobust.devices import resolve_device
 
     model, card = load_model(card_path, weights_path, device)
-    images = ConditionImages(images_store)
+    images = ConditionImages.open(images_store)
     labels = open_store(labels_store)["labels"]
     n, s = images.n, len(images.severities)
-    target_device = resolve_device(device)
     with store_writer(out, {"target_layer": card.target_layer, "target_mode": target_mode}) as writer:
         logits_out: ShardStream | None = None
         pred = writer.stream("pred", (n, s), "int64", ("image", "severity"))
         target = writer.stream("target", (n, s), "int64", ("image", "severity"))
-        for image_rows, _ in tqdm(_image_batches(images, batch_size), desc="predict", unit="batch"):
-            inputs = models.to_model_input(_flat(images.read(image_rows)), card.mean, card.std, target_device)
-            with torch.no_grad():
-                logits = model(inputs).float().cpu().numpy()
+        for batch in prediction_batches(
+            model, card.mean, card.std, images, labels, target_mode, batch_size, resolve_device(device)
+        ):
             if logits_out is None:
-                logits_out = writer.stream("logits", (n, s, logits.shape[1]), "float32", ("image", "severity", "class"))
-            predicted = logits.argmax(1)
-            chosen = np.repeat(np.asarray(labels[image_rows]), s) if target_mode == "label" else predicted
-            logits_out.append(_per_image(logits, s))
-            pred.append(_per_image(predicted.astype(np.int64), s))
-            target.append(_per_image(chosen.astype(np.int64), s))
+                shape = (n, s, batch.logits.shape[-1])
+                logits_out = writer.stream("logits", shape, "float32", ("image", "severity", "class"))
+            logits_out.append(batch.logits)
+            pred.append(batch.pred)
+            target.append(batch.target)
         writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
 
 
 @dataclass(frozen=True)
-class _ModelOnCondition:
-    """A model, its CAM target and token reshape, one condition's images and their CAM targets."""
+class Predictions:
+    """Logits (n, S, classes) float32, predicted class and CAM target (n, S) int64 of some images."""
+
+    logits: np.ndarray
+    pred: np.ndarray
+    target: np.ndarray
+
+
+def prediction_batches(
+    model: torch.nn.Module,
+    mean: Sequence[float],
+    std: Sequence[float],
+    images: ConditionImages,
+    labels: zarr.Array | np.ndarray,
+    target_mode: str,
+    batch_size: int,
+    device: torch.device,
+    progress: bool = True,
+) -> Iterator[Predictions]:
+    """Predictions of consecutive model batches (``batch_size`` image-severity rows, whole
+    images) of one condition; the CAM target is the prediction, or the label with
+    ``target_mode == "label"``."""
+    import torch
+
+    from camrobust import models
+
+    s = len(images.severities)
+    for image_rows, _ in tqdm(_image_batches(images, batch_size), desc="predict", unit="batch", disable=not progress):
+        inputs = models.to_model_input(_flat(images.read(image_rows)), mean, std, device)
+        with torch.no_grad():
+            logits = model(inputs).float().cpu().numpy()
+        predicted = logits.argmax(1)
+        chosen = np.repeat(np.asarray(labels[image_rows]), s) if target_mode == "label" else predicted
+        yield Predictions(
+            _per_image(logits, s), _per_image(predicted.astype(np.int64), s), _per_image(chosen.astype(np.int64), s)
+        )
+
+
+@dataclass(frozen=True)
+class ModelOnImages:
+    """A model, its CAM target and token reshape, its input normalisation, one condition's
+    images and their CAM targets (n, S)."""
 
     model: torch.nn.Module
-    card: ModelCard
     target: TargetLayer
     reshape: Reshape | None
+    mean: Sequence[float]
+    std: Sequence[float]
     images: ConditionImages
-    targets: zarr.Array
+    targets: zarr.Array | np.ndarray
     device: torch.device
 
     @classmethod
     def load(
         cls, images_store: PathLike, predictions_store: PathLike, card_path: PathLike, weights_path: PathLike, device: str
-    ) -> _ModelOnCondition:
+    ) -> ModelOnImages:
+        """The model of a card and weights file on the images and CAM targets of two stores."""
         from camrobust import cams, models
         from camrobust.devices import resolve_device
 
         model, card = load_model(card_path, weights_path, device)
-        images = ConditionImages(images_store)
+        images = ConditionImages.open(images_store)
         return cls(
             model=model,
-            card=card,
             target=models.resolve_target(model, card.target_layer),
             reshape=cams.token_reshape(model, images.image_size),
+            mean=card.mean,
+            std=card.std,
             images=images,
             targets=open_store(predictions_store)["target"],
             device=resolve_device(device),
         )
 
-    def batches(self, batch_size: int, desc: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, batch_size: int, desc: str, progress: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(model inputs, CAM targets) of ``batch_size`` flattened image-severity rows, whole images."""
         import torch
 
         from camrobust import models
 
-        for image_rows, _ in tqdm(_image_batches(self.images, batch_size), desc=desc, unit="batch"):
-            inputs = models.to_model_input(_flat(self.images.read(image_rows)), self.card.mean, self.card.std, self.device)
+        batches = _image_batches(self.images, batch_size)
+        for image_rows, _ in tqdm(batches, desc=desc, unit="batch", disable=not progress):
+            inputs = models.to_model_input(_flat(self.images.read(image_rows)), self.mean, self.std, self.device)
             yield inputs, torch.as_tensor(_flat(np.asarray(self.targets[image_rows])), device=self.device)
+
+    def feature_batches(self, batch_size: int, progress: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Target-layer activations and gradients (n, S, C, h, w) float32 of each model batch:
+        one forward and one backward pass."""
+        from camrobust import cams
+
+        s = len(self.images.severities)
+        for inputs, targets in self.batches(batch_size, "features", progress):
+            capture = cams.capture(self.model, self.target, inputs, targets, reshape=self.reshape)
+            yield (
+                _per_image(capture.activations.detach().float().cpu().numpy(), s),
+                _per_image(capture.gradients.detach().float().cpu().numpy(), s),
+            )
+
+    def model_map_batches(
+        self,
+        method: str,
+        batch_size: int,
+        channel_batch_size: int,
+        plugin: plugins.CamPlugin | None = None,
+        progress: bool = True,
+    ) -> Iterator[np.ndarray]:
+        """Raw maps (n, S, h, w) float32 after the ReLU of each model batch, for a method that
+        needs the model (ScoreCAM, AblationCAM) or a ``uses: model`` ``plugin``."""
+        from camrobust import cams
+
+        s = len(self.images.severities)
+        for inputs, targets in self.batches(batch_size, method, progress):
+            if plugin is None:
+                raw = cams.model_raw_maps(
+                    self.model, self.target, inputs, targets, [method], batch_size=channel_batch_size,
+                    reshape=self.reshape,
+                )[method]
+            else:
+                grid = cams.layer_grid(self.model, self.target, inputs, self.reshape)
+                raw = plugins.model_cam(plugin, self.model, self.target.module, inputs, targets, grid)
+            yield _per_image(raw.clamp_min(0).float().cpu().numpy(), s)
 
 
 def extract_features(
@@ -471,19 +611,18 @@ def extract_features(
 
     One forward and one backward pass per batch; stored as ``precision`` (float32 or float16).
     """
-    from camrobust import cams
+    from camrobust import models
 
     if precision not in FEATURE_PRECISIONS:
         raise ValueError(f"precision: {precision!r} unknown; allowed: {', '.join(FEATURE_PRECISIONS)}")
-    job = _ModelOnCondition.load(images_store, predictions_store, card_path, weights_path, device)
-    n, s = job.images.n, len(job.images.severities)
+    job = ModelOnImages.load(images_store, predictions_store, card_path, weights_path, device)
+    n = job.images.n
     dims = ("image", "severity", "channel", "h", "w")
-    with store_writer(out, {"target_layer": job.card.target_layer, "precision": precision}) as writer:
+    target_layer = models.ModelCard.from_json(card_path).target_layer
+    with store_writer(out, {"target_layer": target_layer, "precision": precision}) as writer:
         streams: dict[str, ShardStream] = {}
-        for inputs, batch_targets in job.batches(batch_size, "features"):
-            capture = cams.capture(job.model, job.target, inputs, batch_targets, reshape=job.reshape)
-            for name, tensor in (("activations", capture.activations), ("gradients", capture.gradients)):
-                data = _per_image(tensor.detach().float().cpu().numpy(), s)
+        for activations, gradients in job.feature_batches(batch_size):
+            for name, data in (("activations", activations), ("gradients", gradients)):
                 if name not in streams:
                     streams[name] = writer.stream(name, (n, *data.shape[1:]), precision, dims)
                 streams[name].append(data)
@@ -493,11 +632,26 @@ def extract_features(
 CAM_DIMS = ("image", "severity", "h", "w")
 
 
-def _cam_plugin(method: str, plugin: Mapping[str, Any], uses: str) -> plugins.CamPlugin:
+def cam_plugin(method: str, plugin: Mapping[str, Any], uses: str) -> plugins.CamPlugin:
     """The callable of a ``cam_plugins`` entry, checked to be called with ``uses``."""
     if plugin.get("uses") != uses:
         raise ValueError(f"cam_plugins.{method}: this stage runs 'uses: {uses}' plugins, got {plugin.get('uses')!r}")
     return plugins.CamPlugin(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), uses)
+
+
+def feature_maps(
+    method: str, activations: np.ndarray, gradients: np.ndarray, plugin: plugins.CamPlugin | None = None
+) -> np.ndarray:
+    """Raw maps (n, S, h, w) float32 after the ReLU of a gradient-family method, or of a
+    ``uses: features`` ``plugin``, from activations and gradients (n, S, C, h, w)."""
+    import torch
+
+    from camrobust import cams
+
+    a = torch.from_numpy(_flat(activations)).float()
+    g = torch.from_numpy(_flat(gradients)).float()
+    raw = cams.GRADIENT_METHODS[method](a, g) if plugin is None else plugins.features_cam(plugin, a, g)
+    return _per_image(raw.clamp_min(0).numpy(), activations.shape[1])
 
 
 def gradient_cam_maps(
@@ -511,11 +665,9 @@ def gradient_cam_maps(
     """Raw maps of a gradient-family method from cached activations and gradients (no model pass);
     ``chunk_size`` images at a time (default: about FEATURE_CHUNK_BYTES of features per chunk).
     ``plugin``: the method's ``cam_plugins`` entry (``uses: features``), for a method not built in."""
-    import torch
-
     from camrobust import cams
 
-    custom = None if plugin is None else _cam_plugin(method, plugin, "features")
+    custom = None if plugin is None else cam_plugin(method, plugin, "features")
     if custom is None and method not in cams.GRADIENT_METHODS:
         raise ValueError(f"method: {method!r} is not a gradient-family CAM; valid: {list(cams.GRADIENT_METHODS)}")
     group = open_store(features_store)
@@ -526,14 +678,8 @@ def gradient_cam_maps(
     with store_writer(out, {"cam": method, "image_size": [int(x) for x in image_size]}) as writer:
         maps = writer.stream("maps", (n, s, h, w), "float32", CAM_DIMS)
         for rows in tqdm(list(image_chunks(n, chunk_size)), desc=method, unit="chunk"):
-            activations = torch.from_numpy(_flat(np.asarray(group["activations"][rows]))).float()
-            gradients = torch.from_numpy(_flat(np.asarray(group["gradients"][rows]))).float()
-            if custom is None:
-                raw = cams.GRADIENT_METHODS[method](activations, gradients)
-            else:
-                raw = plugins.features_cam(custom, activations, gradients)
-            raw = raw.clamp_min(0)
-            maps.append(_per_image(raw.numpy(), s))
+            activations, gradients = np.asarray(group["activations"][rows]), np.asarray(group["gradients"][rows])
+            maps.append(feature_maps(method, activations, gradients, custom))
         writer.add("severity", np.asarray(group["severity"][...]), ("severity",))
 
 
@@ -551,23 +697,12 @@ def model_cam_maps(
 ) -> None:
     """Raw maps of a method that needs the model (ScoreCAM, AblationCAM), for the predictions' targets.
     ``plugin``: the method's ``cam_plugins`` entry (``uses: model``), for a method not built in."""
-    from camrobust import cams
-
-    job = _ModelOnCondition.load(images_store, predictions_store, card_path, weights_path, device)
-    n, s = job.images.n, len(job.images.severities)
-    custom = None if plugin is None else _cam_plugin(method, plugin, "model")
+    job = ModelOnImages.load(images_store, predictions_store, card_path, weights_path, device)
+    n = job.images.n
+    custom = None if plugin is None else cam_plugin(method, plugin, "model")
     with store_writer(out, {"cam": method, "image_size": list(job.images.image_size)}) as writer:
         maps: ShardStream | None = None
-        for inputs, batch_targets in job.batches(batch_size, method):
-            if custom is None:
-                raw = cams.model_raw_maps(
-                    job.model, job.target, inputs, batch_targets, [method], batch_size=channel_batch_size,
-                    reshape=job.reshape,
-                )[method]
-            else:
-                grid = cams.layer_grid(job.model, job.target, inputs, job.reshape)
-                raw = plugins.model_cam(custom, job.model, job.target.module, inputs, batch_targets, grid)
-            data = _per_image(raw.clamp_min(0).float().cpu().numpy(), s)
+        for data in job.model_map_batches(method, batch_size, channel_batch_size, custom):
             if maps is None:
                 maps = writer.stream("maps", (n, *data.shape[1:]), "float32", CAM_DIMS)
             maps.append(data)
@@ -577,12 +712,17 @@ def model_cam_maps(
 def pixel_maps(cam_store: zarr.Group, rows: slice | Sequence[int]) -> np.ndarray:
     """Image-resolution maps in [0, 1] (n, S, H, W) float32 of ``rows`` of a CAM store: the raw
     maps through :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""
+    return upsampled_maps(_read_rows(cam_store["maps"], rows), cam_store.attrs["image_size"])
+
+
+def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
+    """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32, through
+    :func:`camrobust.cams.postprocess`."""
     import torch
 
     from camrobust import cams
 
-    raw = torch.from_numpy(_read_rows(cam_store["maps"], rows))
-    return cams.postprocess(raw, cam_store.attrs["image_size"]).numpy()
+    return cams.postprocess(torch.from_numpy(raw), image_size).numpy()
 
 
 # --------------------------------------------------------------------------- segmentation and scores
@@ -596,14 +736,27 @@ def segment_images(
 
     clean = open_store(clean_store)
     n, h, w, _ = clean["images"].shape
-    chosen = dict(params) if params else segmentation.default_segmentation(h, method)
+    chosen = segmentation.chosen_params(h, method, params)
     with store_writer(out, {"method": method, "params": chosen}) as writer:
         segments = writer.stream("segments", (n, h, w), "int32", ("image", "y", "x"))
         n_regions = writer.stream("n_regions", (n,), "int64", ("image",))
-        for rows in tqdm(list(image_chunks(n, chunk_size)), desc="segments", unit="chunk"):
-            labels = segmentation.segment(np.asarray(clean["images"][rows]), method, **chosen)
+        for labels in segment_chunks(clean["images"], method, chosen, chunk_size):
             segments.append(labels)
             n_regions.append(segmentation.region_counts(labels))
+
+
+def segment_chunks(
+    images: zarr.Array | np.ndarray,
+    method: str,
+    params: Mapping[str, Any],
+    chunk_size: int = CHUNK_SIZE,
+    progress: bool = True,
+) -> Iterator[np.ndarray]:
+    """Region labels (n, H, W) int32 of consecutive chunks of clean images (N, H, W, 3)."""
+    from camrobust import segmentation
+
+    for rows in tqdm(list(image_chunks(int(images.shape[0]), chunk_size)), desc="segments", unit="chunk", disable=not progress):
+        yield segmentation.segment(np.asarray(images[rows]), method, **params)
 
 
 class _ParquetAppender:
@@ -647,10 +800,6 @@ def score_cams(
 
     Maps are post-processed to image resolution chunk by chunk; rows go to the Parquet file as
     one row group per chunk, in (chunk, severity, image) order."""
-    import pandas as pd
-
-    from camrobust import metrics
-
     clean = open_store(clean_store)
     segments = open_store(segments_store)["segments"]
     y_clean_all, y_noisy_all = open_store(clean_predictions)["pred"], open_store(noisy_predictions)["pred"]
@@ -660,32 +809,64 @@ def score_cams(
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with _ParquetAppender(out) as appender:
         for rows in image_chunks(n, chunk_size):
-            ids, labels = _ids(clean, rows), np.asarray(clean["labels"][rows]).astype(np.int64)
-            chunk_segments = np.asarray(segments[rows])
-            y_clean, y_noisy = np.asarray(y_clean_all[rows])[:, 0], np.asarray(y_noisy_all[rows])
-            clean_maps, noisy_maps = pixel_maps(clean_group, rows)[:, 0], pixel_maps(noisy_group, rows)
-            for index, severity in enumerate(severities):
-                similarity = metrics.pair_similarities(
-                    clean_maps, noisy_maps[:, index], chunk_segments, p=rbo_p, topk=topk
-                )
-                frame = pd.DataFrame(
-                    {
-                        **dict(keys),
-                        "severity": severity,
-                        "image_id": ids,
-                        "label": labels,
-                        "y_clean": y_clean.astype(np.int64),
-                        "y_noisy": y_noisy[:, index].astype(np.int64),
-                    }
-                )
-                frame["changed"] = frame["y_clean"] != frame["y_noisy"]
-                frame["n_regions"] = np.asarray(similarity["n_regions"], dtype=np.int64)
-                for column in SCORE_COLUMNS:
-                    frame[column] = np.asarray(similarity[column], dtype=np.float64)
-                frame["note"] = np.asarray(similarity["note"], dtype=str)
+            pairs = ScoredPairs(
+                ids=_ids(clean, rows),
+                labels=np.asarray(clean["labels"][rows]),
+                segments=np.asarray(segments[rows]),
+                y_clean=np.asarray(y_clean_all[rows])[:, 0],
+                y_noisy=np.asarray(y_noisy_all[rows]),
+                clean_maps=pixel_maps(clean_group, rows)[:, 0],
+                noisy_maps=pixel_maps(noisy_group, rows),
+            )
+            for frame in pairs.score_frames(keys, severities, rbo_p, topk):
                 appender.append(frame)
     if appender.writer is None:
         raise ValueError(f"{clean_store}: no images to score")
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """The (clean, noisy) CAM pairs of a chunk of n images at S severities: image ids and labels,
+    clean segments (n, H, W), clean predictions (n,), noisy predictions (n, S), clean maps
+    (n, H, W) and noisy maps (n, S, H, W) at image resolution."""
+
+    ids: list[str]
+    labels: np.ndarray
+    segments: np.ndarray
+    y_clean: np.ndarray
+    y_noisy: np.ndarray
+    clean_maps: np.ndarray
+    noisy_maps: np.ndarray
+
+    def score_frames(
+        self, keys: Mapping[str, str], severities: Sequence[int], rbo_p: float, topk: float
+    ) -> Iterator[pd.DataFrame]:
+        """One score-table frame per severity: ``keys`` (dataset, model, noise, cam), then per
+        image its predictions, ``changed``, ``n_regions``, the similarities and the note."""
+        import pandas as pd
+
+        from camrobust import metrics
+
+        for index, severity in enumerate(severities):
+            similarity = metrics.pair_similarities(
+                self.clean_maps, self.noisy_maps[:, index], self.segments, p=rbo_p, topk=topk
+            )
+            frame = pd.DataFrame(
+                {
+                    **dict(keys),
+                    "severity": severity,
+                    "image_id": self.ids,
+                    "label": self.labels.astype(np.int64),
+                    "y_clean": self.y_clean.astype(np.int64),
+                    "y_noisy": self.y_noisy[:, index].astype(np.int64),
+                }
+            )
+            frame["changed"] = frame["y_clean"] != frame["y_noisy"]
+            frame["n_regions"] = np.asarray(similarity["n_regions"], dtype=np.int64)
+            for column in SCORE_COLUMNS:
+                frame[column] = np.asarray(similarity[column], dtype=np.float64)
+            frame["note"] = np.asarray(similarity["note"], dtype=str)
+            yield frame
 
 
 # --------------------------------------------------------------------------- summaries and tests
@@ -703,7 +884,13 @@ def collect_scores(paths: Sequence[PathLike], out: PathLike) -> None:
 
     with _ParquetAppender(out) as appender:
         for path in sorted(paths, key=table_key):
-            appender.append(pd.read_parquet(path).sort_values(["severity", "image_id"], kind="stable"))
+            appender.append(collected_order(pd.read_parquet(path)))
+
+
+def collected_order(table: pd.DataFrame) -> pd.DataFrame:
+    """One (dataset, model, noise, cam) score table in the order of the collected table:
+    by severity, then image id."""
+    return table.sort_values(["severity", "image_id"], kind="stable")
 
 
 def summarise_robustness(
@@ -714,11 +901,21 @@ def summarise_robustness(
     seed: int,
     out: PathLike,
 ) -> pd.DataFrame:
+    """Summarise + test: :func:`robustness_summary` of the scores, written as CSV at ``out``
+    (floats at full precision: reading the file back gives the same numbers)."""
+    summary = robustness_summary(scores, attacks, n_boot, ci, seed)
+    summary.to_csv(out, index=False)
+    return summary
+
+
+def robustness_summary(
+    scores: pd.DataFrame, attacks: Sequence[str], n_boot: int, ci: float, seed: int
+) -> pd.DataFrame:
     """Robustness summary: C, R, RM with CIs per severity and pooled, plus the similarity means.
 
     The similarity columns come from :func:`camrobust.robustness.similarity_summary` (Avg- and
     Max-Sensitivity among them). ``change_rate`` is the share of image-severity pairs whose
-    prediction the noise changed (the attack success rate for attacks).
+    prediction the noise changed (the attack success rate for the noises in ``attacks``).
     """
     import pandas as pd
 
@@ -747,12 +944,19 @@ def summarise_robustness(
     )
     summary["attack_success"] = np.where(summary["noise"].isin(list(attacks)), summary["change_rate"], np.nan)
     summary["severity_order"] = summary["severity"].map(lambda s: 10**6 if s == "all" else int(s))
-    summary = summary.sort_values(keys + ["severity_order"]).drop(columns="severity_order").reset_index(drop=True)
-    summary.to_csv(out, index=False, float_format="%.6g")
-    return summary
+    return summary.sort_values(keys + ["severity_order"]).drop(columns="severity_order").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- report
+
+
+def write_model_card_page(card_path: PathLike, title: str, out: PathLike) -> None:
+    """The report's page of a model card (:func:`camrobust.models.card_page`): warnings such as
+    accuracy below chance first."""
+    from camrobust import models
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(models.card_page(models.ModelCard.from_json(card_path), title))
 
 
 def overlay_selection(changed_at_worst: np.ndarray, k: int) -> np.ndarray:
@@ -783,7 +987,7 @@ def plot_cam_overlays(
     from camrobust import plots
 
     clean = open_store(clean_store)
-    noisy = ConditionImages(noisy_store)
+    noisy = ConditionImages.open(noisy_store)
     y_clean = read_array(clean_predictions, "pred")[:, 0]
     y_noisy = read_array(noisy_predictions, "pred")
     chosen = overlay_selection(y_noisy[:, -1] != y_clean, n_images).tolist()

@@ -3,7 +3,8 @@
 Every function draws one figure (a 150 dpi PNG, or a 100 dpi JPEG where ``path`` ends in
 ``.jpg``: the workflow's CAM overlay grids) at ``path`` with the Agg renderer on a pyplot-free
 ``Figure`` (no global figure registry, so nothing stays open after saving) and returns the data
-it drew where that is useful. Conventions shared by all figures:
+it drew where that is useful. The main figures also come as ``*_figure`` functions that return
+the ``Figure`` unsaved (for notebooks: it displays itself). Conventions shared by all figures:
 
 - one fixed colour per CAM method (:func:`cam_colors`), whatever subset a figure shows;
 - sequential values in [0, 1] use viridis; CAM overlays use inferno (both perceptually uniform);
@@ -129,19 +130,19 @@ def _save(figure: Figure, path: str | Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".jpg":
         # full-resolution colour (no 4:2:0 chroma subsampling): red labels and thin lines stay sharp
-        options = {"format": "jpeg", "dpi": JPEG_DPI, "pil_kwargs": {"quality": JPEG_QUALITY, "subsampling": 0}}
+        pil_kwargs = {"quality": JPEG_QUALITY, "subsampling": 0}
+        figure.savefig(target, format="jpeg", dpi=JPEG_DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs=pil_kwargs)
     else:
-        options = {"format": "png", "dpi": DPI}
-    figure.savefig(target, bbox_inches="tight", pad_inches=0.1, **options)
+        figure.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1)
     figure.clear()
 
 
-def _message_figure(path: str | Path, title: str, message: str) -> None:
+def _message_figure(title: str, message: str) -> Figure:
     """A figure that only says why the intended plot cannot be drawn."""
     figure = _new_figure(6.0, 1.4)
     figure.suptitle(title, fontsize=11)
     figure.text(0.5, 0.45, message, ha="center", va="center", fontsize=10, linespacing=1.4)
-    _save(figure, path)
+    return figure
 
 
 def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -236,12 +237,26 @@ def rm_heatmap(summary: pd.DataFrame, dataset: str, model: str, path: str | Path
     viridis colour bar (0-1) serves the three panels. Returns the drawn cells (cam, noise,
     metric, value, text) in drawing order.
     """
+    cells = _pooled_cells(summary, dataset, model)
+    _save(_draw_rm_heatmap(cells, dataset, model), path)
+    return cells
+
+
+def rm_heatmap_figure(summary: pd.DataFrame, dataset: str, model: str) -> Figure:
+    """The figure of :func:`rm_heatmap`, unsaved."""
+    return _draw_rm_heatmap(_pooled_cells(summary, dataset, model), dataset, model)
+
+
+def _pooled_cells(summary: pd.DataFrame, dataset: str, model: str) -> pd.DataFrame:
     rows = _select(summary, dataset, model)
     _require_columns(rows, [m for m, _ in PANEL_METRICS], "robustness summary")
     pooled = rows[_is_pooled(rows["severity"])]
     if pooled.empty:
         raise ValueError(f"no pooled rows (severity == {POOLED!r}) for dataset={dataset!r}, model={model!r}")
-    cells = _heatmap_cells(pooled)
+    return _heatmap_cells(pooled)
+
+
+def _draw_rm_heatmap(cells: pd.DataFrame, dataset: str, model: str) -> Figure:
     cams = list(dict.fromkeys(cells["cam"]))
     noises = list(dict.fromkeys(cells["noise"]))
     cmap = colormaps[SCORE_CMAP]
@@ -295,8 +310,7 @@ def rm_heatmap(summary: pd.DataFrame, dataset: str, model: str, path: str | Path
     colorbar.set_label("score (unitless, 0–1; higher = better)", fontsize=8.5)
     colorbar.ax.tick_params(labelsize=8)
     figure.suptitle(f"{dataset} / {model} — CAM robustness pooled over severities", fontsize=11)
-    _save(figure, path)
-    return cells
+    return figure
 
 
 # --------------------------------------------------------------------------- 2. severity curves
@@ -335,6 +349,11 @@ def _cam_legend(
 def severity_curves(
     summary: pd.DataFrame, dataset: str, model: str, path: str | Path, *, max_columns: int = 4
 ) -> None:
+    """:func:`severity_curves_figure` saved at ``path``."""
+    _save(severity_curves_figure(summary, dataset, model, max_columns=max_columns), path)
+
+
+def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, max_columns: int = 4) -> Figure:
     """Consistency and Responsiveness vs severity, one column per noise, one line per CAM.
 
     Bands are the bootstrap 95% CIs (``*_lo`` / ``*_hi``); lines are dodged slightly along x
@@ -448,7 +467,7 @@ def severity_curves(
     band = Line2D([], [], color="#757575", linewidth=6, alpha=0.3, label="95% bootstrap CI")
     _cam_legend(figure, cams, colors, [band])
     figure.suptitle(f"{dataset} / {model} — Consistency and Responsiveness vs noise severity", fontsize=11)
-    _save(figure, path)
+    return figure
 
 
 # --------------------------------------------------------------------------- 3. CAM overlays
@@ -635,6 +654,27 @@ def cd_diagram(
     joined by a black bar do not differ at ``alpha``. With fewer than 2 methods or NaN ranks /
     p-values the PNG is a text figure saying why, and that reason is returned (else None).
     """
+    ranks, matrix, problem = _cd_inputs(ranks, pvalues)
+    _save(_draw_cd_diagram(ranks, matrix, problem, title, alpha, rank_label), path)
+    return problem
+
+
+def cd_diagram_figure(
+    ranks: pd.Series | Mapping[str, float],
+    pvalues: pd.DataFrame,
+    title: str,
+    *,
+    alpha: float = 0.05,
+    rank_label: str = "average rank (1 = best)",
+) -> Figure:
+    """The figure of :func:`cd_diagram`, unsaved."""
+    return _draw_cd_diagram(*_cd_inputs(ranks, pvalues), title, alpha, rank_label)
+
+
+def _cd_inputs(
+    ranks: pd.Series | Mapping[str, float], pvalues: pd.DataFrame
+) -> tuple[pd.Series, pd.DataFrame, str | None]:
+    """Ranks, the checked symmetric p-value matrix in their order, and why no diagram (or None)."""
     ranks = pd.Series(ranks, dtype=float)
     missing = [c for c in ranks.index if c not in pvalues.index or c not in pvalues.columns]
     if missing:
@@ -645,11 +685,14 @@ def cd_diagram(
     if not np.allclose(values, values.T, equal_nan=True):
         raise ValueError(f"pvalues must be symmetric (cam x cam); got\n{matrix}")
     matrix = pd.DataFrame(values, index=ranks.index, columns=ranks.index)
-    problem = _cd_problem(ranks, matrix)
-    if problem is not None:
-        _message_figure(path, title, f"No critical-difference diagram.\n{problem}")
-        return problem
+    return ranks, matrix, _cd_problem(ranks, matrix)
 
+
+def _draw_cd_diagram(
+    ranks: pd.Series, matrix: pd.DataFrame, problem: str | None, title: str, alpha: float, rank_label: str
+) -> Figure:
+    if problem is not None:
+        return _message_figure(title, f"No critical-difference diagram.\n{problem}")
     import scikit_posthocs  # imported here: it loads seaborn and pyplot, which no other figure needs
 
     n_methods = len(ranks)
@@ -683,8 +726,7 @@ def cd_diagram(
         fontsize=8,
         color="#424242",
     )
-    _save(figure, path)
-    return None
+    return figure
 
 
 # --------------------------------------------------------------------------- 5. ranking agreement
@@ -888,11 +930,25 @@ def attack_success(summary: pd.DataFrame, path: str | Path, *, max_columns: int 
     class-change rate for the other noises), one line per (dataset, model). Returns the drawn
     table: dataset, model, noise, severity, n_same, n_changed, n_total, share_changed.
     """
+    shares = _change_shares(summary)
+    _save(_draw_attack_success(shares, max_columns), path)
+    return shares
+
+
+def attack_success_figure(summary: pd.DataFrame, *, max_columns: int = 4) -> Figure:
+    """The figure of :func:`attack_success`, unsaved."""
+    return _draw_attack_success(_change_shares(summary), max_columns)
+
+
+def _change_shares(summary: pd.DataFrame) -> pd.DataFrame:
     _require_columns(summary, [*SUMMARY_KEYS, "n_same", "n_changed"], "robustness summary")
     rows = _per_severity(summary)
     if rows.empty:
         raise ValueError("robustness summary has no per-severity rows (only pooled ones)")
-    shares = _change_share(rows, ["dataset", "model", "noise", "severity"])
+    return _change_share(rows, ["dataset", "model", "noise", "severity"])
+
+
+def _draw_attack_success(shares: pd.DataFrame, max_columns: int) -> Figure:
     noises = _noise_order(shares["noise"])
     pairs = sorted(set(zip(shares["dataset"], shares["model"])))
     palette = _palette("tab10")
@@ -945,8 +1001,7 @@ def attack_success(summary: pd.DataFrame, path: str | Path, *, max_columns: int 
         frameon=False,
     )
     figure.suptitle("Class-change rate under noise (attack success rate for fgsm / pgd)", fontsize=11)
-    _save(figure, path)
-    return shares
+    return figure
 
 
 def noise_examples(
@@ -957,7 +1012,7 @@ def noise_examples(
     squares, without smoothing. Returns the row order."""
     names = _noise_order(examples)
     if not names:
-        _message_figure(path, title, "no model-free noise in this run")
+        _save(_message_figure(title, "no model-free noise in this run"), path)
         return names
     levels = max(max(examples[name]) for name in names)
     cell = 1.1

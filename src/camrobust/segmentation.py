@@ -32,6 +32,7 @@ at 16 px, 31-36 at 32 px and 28-36 at 64-224 px.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,12 @@ def default_segmentation(image_size: int, method: str = "quickshift") -> dict[st
         "max_dist": max(6.0, image_size / 8),
         "ratio": 0.2,
     }
+
+
+def chosen_params(image_size: int, method: str = "quickshift", params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters images of ``image_size`` px are segmented with: ``params`` when given,
+    else :func:`default_segmentation`."""
+    return dict(params) if params else default_segmentation(image_size, method)
 
 
 def segment(images: np.ndarray, method: str = "quickshift", **params: Any) -> np.ndarray:

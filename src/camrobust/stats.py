@@ -71,6 +71,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "rbo",
 )
 SETS: tuple[str, ...] = ("preserving", "changing")
+SET_MEASURES: dict[str, str] = {"preserving": "consistency (r)", "changing": "responsiveness (1 - r)"}
+"""What each set's value measures, as the critical-difference diagrams name it."""
 SUBJECT = ("image_id", "severity")
 
 
@@ -163,6 +165,20 @@ def severity_trend(scores: pd.DataFrame) -> pd.DataFrame:
         scored = group[group["rbo"].notna()]
         rows.append(_spearman_row(keys, scored["severity"].to_numpy(float), scored["rbo"].to_numpy(float)))
     return _frame(rows, holm_over="all")
+
+
+def all_tests(scores: pd.DataFrame, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
+    """Every test family, marked at ``alpha`` (:func:`mark_significant`), under the names of the
+    workflow's tables (``results/statistics/<name>.csv``)."""
+    omnibus, pairwise = cam_method_tests(scores)
+    tables = {
+        "cam_methods": omnibus,
+        "cam_pairwise": pairwise,
+        "datasets": dataset_tests(scores),
+        "noise_types": noise_type_tests(scores),
+        "severity_trend": severity_trend(scores),
+    }
+    return {name: mark_significant(table, alpha) for name, table in tables.items()}
 
 
 def holm(p_values: Iterable[float]) -> np.ndarray:

@@ -1,0 +1,331 @@
+"""The notebook API: :func:`evaluate` runs the workflow's stages on arrays in memory.
+
+Every step calls the function the workflow's job runs on its chunks (:mod:`camrobust.pipeline`):
+the noise with its per-image generators, predictions, target-layer features and CAMs, the
+segments, the scores and the robustness summary. With the workflow's image ids, dataset name,
+seed, batch size and settings (features at float32, the default), the tables equal the
+workflow's ``scores.parquet`` and ``robustness.csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from camrobust import pipeline, plugins, registry
+from camrobust.store import image_chunks
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.figure import Figure
+    from torch import nn
+
+    from camrobust.cams import Reshape, TargetLayer
+    from camrobust.models import ModelCard
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` found for one model on one set of images.
+
+    ``scores``: one row per (noise, cam, severity, image), the columns of the workflow's
+    ``scores.parquet``. ``summary``: C, R, RM with bootstrap CIs per (cam, noise, severity) and
+    pooled over severities (``severity == "all"``), the columns of ``robustness.csv``.
+    ``n_regions``: segmentation regions per clean image; ``segmentation``: the method and
+    parameters used.
+    """
+
+    scores: pd.DataFrame
+    summary: pd.DataFrame
+    n_regions: np.ndarray
+    segmentation: dict[str, Any]
+    dataset: str
+    model: str
+
+    def statistics(self, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
+        """The workflow's statistical tests (``results/statistics/<name>.csv``) by name:
+        cam_methods, cam_pairwise, datasets, noise_types, severity_trend; ``significant`` at ``alpha``."""
+        from camrobust import stats
+
+        return stats.all_tests(self.scores, alpha)
+
+    def heatmap(self) -> Figure:
+        """Consistency, Responsiveness and RM per CAM and noise, pooled over severities."""
+        from camrobust import plots
+
+        return plots.rm_heatmap_figure(self.summary, self.dataset, self.model)
+
+    def severity_curves(self, max_columns: int = 4) -> Figure:
+        """Consistency and Responsiveness vs severity with their CIs, one column per noise."""
+        from camrobust import plots
+
+        return plots.severity_curves_figure(self.summary, self.dataset, self.model, max_columns=max_columns)
+
+    def critical_difference(self, noise: str, set_name: str = "preserving", alpha: float = 0.05) -> Figure:
+        """Critical-difference diagram of the CAM methods under ``noise`` (Nemenyi at ``alpha``), on
+        the class-preserving (``"preserving"``, r) or class-changing (``"changing"``, 1 - r) pairs."""
+        from camrobust import plots, stats
+
+        ranks, pvalues = stats.nemenyi_ranks(
+            self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name
+        )
+        title = f"{self.dataset} / {self.model}: {noise}, {stats.SET_MEASURES[set_name]}"
+        return plots.cd_diagram_figure(ranks, pvalues, title, alpha=alpha)
+
+    def change_rates(self) -> Figure:
+        """Share of images whose predicted class each noise and severity changed."""
+        from camrobust import plots
+
+        return plots.attack_success_figure(self.summary)
+
+
+def evaluate(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    target_layer: str | nn.Module | TargetLayer,
+    cams: Sequence[str],
+    noises: Mapping[str, Sequence[int] | Mapping[str, Any]],
+    labels: Sequence[int] | np.ndarray | None = None,
+    ids: Sequence[str] | None = None,
+    preprocessing: ModelCard | Mapping[str, Sequence[float]] | None = None,
+    segmentation: Mapping[str, Any] | None = None,
+    noise_plugins: Mapping[str, Mapping[str, Any]] | None = None,
+    rbo_p: float = 0.9,
+    topk: float = 0.2,
+    n_bootstrap: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    target: str = "predicted",
+    device: str = "cpu",
+    batch_size: int = 64,
+    channel_batch_size: int = 64,
+    dataset: str = "images",
+    model_name: str = "model",
+    progress: bool = True,
+) -> Evaluation:
+    """How robust the CAMs of ``model`` are to ``noises`` on uint8 ``images`` (N, H, W, 3).
+
+    - ``target_layer``: a module path as in the config (``"features.29"``, ``"relu(norm5)"``),
+      the module itself or a :class:`camrobust.cams.TargetLayer`.
+    - ``cams``: built-in method names and names given to :func:`camrobust.register_cam`.
+    - ``noises``: ``{name: [severities]}`` or ``{name: {"severities": [...], "params": [...]}}``,
+      as in the config; ``noise_plugins``: ``{name: {"function": f, "params": [...]}}`` with ``f``
+      a callable or ``"module:attr"`` (called as the config's noise plugins are).
+    - ``labels``: class per image (the ``label`` column; -1 when not given); ``target="label"``
+      explains the label instead of the prediction. ``ids`` (default ``"0"``, ``"1"``, ...) and
+      ``dataset`` key each image's noise generator with ``seed``, as the workflow does.
+    - ``preprocessing``: ``{"mean": [...], "std": [...]}`` (one value each feeds the luminance)
+      or a model card (:func:`camrobust.load_model`); default ImageNet statistics.
+    - ``segmentation``: ``{"method": "quickshift" or "slic", "params": {...}}``; parameters not
+      given are chosen from the image size.
+    - ``batch_size``: image-severity rows per model pass; ``channel_batch_size``: masked inputs
+      per pass of ScoreCAM / AblationCAM; ``n_bootstrap`` and ``ci``: the bootstrap CIs.
+
+    Runs in memory: at a time it holds the clean images, one noise type's noisy images
+    (N x severities x H x W x 3 bytes, 750 MB for 1000 images of 224 px at 5 severities), the
+    segments (4 bytes a pixel) and the raw maps on the target layer's grid. That suits up to a
+    few thousand images; on a GPU (``device="cuda"``), for more images, cached and resumable
+    stages, incremental reruns or a cluster, use the Snakemake workflow (README). The model is
+    moved to ``device`` and put in eval mode.
+    """
+    from camrobust import config, models
+    from camrobust import segmentation as segmenting
+    from camrobust.cams import TargetLayer, token_reshape
+    from camrobust.devices import resolve_device
+
+    n, h, w = _check_images(images)
+    labels_array = _labels(labels, n)
+    image_ids = [str(i) for i in range(n)] if ids is None else [str(i) for i in ids]
+    if len(image_ids) != n or len(set(image_ids)) != n:
+        raise ValueError(f"ids: expected {n} distinct image ids, got {len(image_ids)} ({len(set(image_ids))} distinct)")
+    if target not in ("predicted", "label") or (target == "label" and labels is None):
+        raise ValueError(f"target: 'predicted', or 'label' with labels given; got {target!r}")
+    cam_plugins = _cam_plugins(cams)
+    noise_plugins = dict(noise_plugins or {})
+    entries = _noise_entries(noises, noise_plugins)
+    noise_config = {"noises": entries, "noise_plugins": noise_plugins}
+    noise_settings = {
+        name: (config.noise_severities(entry), config.severity_table(noise_config, name))
+        for name, entry in entries.items()
+    }
+    mean, std = _normalisation(preprocessing)
+    torch_device = resolve_device(device)
+    model = model.to(torch_device).eval()
+    if isinstance(target_layer, str):
+        layer = models.resolve_target(model, target_layer)
+    else:
+        layer = target_layer if isinstance(target_layer, TargetLayer) else TargetLayer(target_layer)
+    run = _Run(
+        model, layer, token_reshape(model, (h, w)), mean, std, labels_array, target, cam_plugins,
+        batch_size, channel_batch_size, torch_device, progress,
+    )
+
+    setting = dict(segmentation or {})
+    method = setting.get("method", "quickshift")
+    params = segmenting.chosen_params(h, method, setting.get("params"))
+    segments = np.concatenate(list(pipeline.segment_chunks(images, method, params, progress=progress)))
+    clean_pred, clean_maps = run.condition(pipeline.ConditionImages(images))
+
+    tables: dict[tuple[str, str], pd.DataFrame] = {}
+    for noise, (severities, noise_params) in noise_settings.items():
+        if noise in registry.ATTACKS:
+            chunks = pipeline.attack_chunks(
+                model, mean, std, images, image_ids, noise, severities, noise_params, seed, dataset,
+                batch_size, torch_device, progress,
+            )
+            noisy = np.concatenate([adversarial for adversarial, _, _ in chunks])
+        else:
+            function = _noise_function(noise, noise_plugins)
+            noisy = np.concatenate(
+                list(
+                    pipeline.noisy_chunks(
+                        images, image_ids, noise, severities, noise_params, seed, dataset,
+                        function=function, progress=progress,
+                    )
+                )
+            )
+        noisy_pred, noisy_maps = run.condition(pipeline.ConditionImages(noisy, severities))
+        for cam in cams:
+            frames: list[pd.DataFrame] = []
+            for rows in image_chunks(n, pipeline.CHUNK_SIZE):
+                pairs = pipeline.ScoredPairs(
+                    ids=image_ids[rows],
+                    labels=labels_array[rows],
+                    segments=segments[rows],
+                    y_clean=clean_pred[rows, 0],
+                    y_noisy=noisy_pred[rows],
+                    clean_maps=pipeline.upsampled_maps(clean_maps[cam][rows], (h, w))[:, 0],
+                    noisy_maps=pipeline.upsampled_maps(noisy_maps[cam][rows], (h, w)),
+                )
+                keys = {"dataset": dataset, "model": model_name, "noise": noise, "cam": cam}
+                frames.extend(pairs.score_frames(keys, severities, rbo_p, topk))
+            tables[noise, cam] = pipeline.collected_order(pd.concat(frames, ignore_index=True))
+    scores = pd.concat([tables[key] for key in sorted(tables)], ignore_index=True)
+    summary = pipeline.robustness_summary(scores, registry.ATTACKS, n_bootstrap, ci, seed)
+    return Evaluation(
+        scores=scores,
+        summary=summary,
+        n_regions=segmenting.region_counts(segments),
+        segmentation={"method": method, "params": params},
+        dataset=dataset,
+        model=model_name,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The model and settings of one :func:`evaluate` call, applied to one condition at a time."""
+
+    model: nn.Module
+    layer: TargetLayer
+    reshape: Reshape | None
+    mean: Sequence[float]
+    std: Sequence[float]
+    labels: np.ndarray
+    target: str
+    cam_plugins: dict[str, plugins.CamPlugin | None]
+    batch_size: int
+    channel_batch_size: int
+    device: torch.device
+    progress: bool
+
+    def condition(self, images: pipeline.ConditionImages) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Predictions (n, S) and raw maps (n, S, h, w) per CAM of one condition's images."""
+        from camrobust.cams import GRADIENT_METHODS
+
+        batches = pipeline.prediction_batches(
+            self.model, self.mean, self.std, images, self.labels, self.target, self.batch_size, self.device,
+            self.progress,
+        )
+        predictions = list(batches)
+        on_images = pipeline.ModelOnImages(
+            self.model, self.layer, self.reshape, self.mean, self.std, images,
+            np.concatenate([batch.target for batch in predictions]), self.device,
+        )
+        by_features = [
+            cam for cam, plugin in self.cam_plugins.items()
+            if (cam in GRADIENT_METHODS if plugin is None else plugin.uses == "features")
+        ]
+        maps: dict[str, list[np.ndarray]] = {cam: [] for cam in self.cam_plugins}
+        if by_features:
+            for activations, gradients in on_images.feature_batches(self.batch_size, self.progress):
+                for cam in by_features:
+                    maps[cam].append(pipeline.feature_maps(cam, activations, gradients, self.cam_plugins[cam]))
+        for cam, plugin in self.cam_plugins.items():
+            if cam not in by_features:
+                maps[cam] = list(
+                    on_images.model_map_batches(cam, self.batch_size, self.channel_batch_size, plugin, self.progress)
+                )
+        pred = np.concatenate([batch.pred for batch in predictions])
+        return pred, {cam: np.concatenate(parts) for cam, parts in maps.items()}
+
+
+def _check_images(images: Any) -> tuple[int, int, int]:
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        got = f"{images.dtype} {images.shape}" if isinstance(images, np.ndarray) else type(images).__name__
+        raise ValueError(f"images: expected a uint8 array (N, H, W, 3), got {got}")
+    if len(images) == 0:
+        raise ValueError("images: no images to evaluate")
+    return int(images.shape[0]), int(images.shape[1]), int(images.shape[2])
+
+
+def _labels(labels: Sequence[int] | np.ndarray | None, n: int) -> np.ndarray:
+    if labels is None:
+        return np.full(n, -1, dtype=np.int64)
+    array = np.asarray(labels)
+    if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"labels: expected {n} integer class indices, got {array.dtype} {array.shape}")
+    return array.astype(np.int64)
+
+
+def _cam_plugins(cams: Sequence[str]) -> dict[str, plugins.CamPlugin | None]:
+    """Each CAM name with its registered plugin, None for a built-in method."""
+    if not cams or len(set(cams)) != len(cams):
+        raise ValueError(f"cams: expected distinct CAM method names, got {list(cams)}")
+    chosen: dict[str, plugins.CamPlugin | None] = {}
+    for cam in cams:
+        plugin = None if cam in registry.CAM_METHODS else plugins.registered_cam(cam)
+        if cam not in registry.CAM_METHODS and plugin is None:
+            raise ValueError(
+                f"cams: {cam!r} is neither a built-in method {list(registry.CAM_METHODS)} "
+                "nor registered with camrobust.register_cam"
+            )
+        chosen[cam] = plugin
+    return chosen
+
+
+def _noise_entries(
+    noises: Mapping[str, Sequence[int] | Mapping[str, Any]], noise_plugins: Mapping[str, Mapping[str, Any]]
+) -> dict[str, list[int] | Mapping[str, Any]]:
+    """The ``noises`` entries as the config's (a severity list or a mapping), names checked."""
+    if not noises:
+        raise ValueError("noises: expected at least one noise type, e.g. {'gaussian_noise': [1, 3, 5]}")
+    for name in noises:
+        if name not in registry.NOISES and name not in noise_plugins:
+            raise ValueError(f"noises: {name!r} is neither a built-in noise {list(registry.NOISES)} nor in noise_plugins")
+    clashes = [name for name in noise_plugins if name in registry.NOISES]
+    if clashes:
+        raise ValueError(f"noise_plugins: {clashes} are built-in names; choose others")
+    return {name: entry if isinstance(entry, Mapping) else list(entry) for name, entry in noises.items()}
+
+
+def _noise_function(name: str, noise_plugins: Mapping[str, Mapping[str, Any]]) -> Callable[..., Any] | None:
+    if name not in noise_plugins:
+        return None
+    function = noise_plugins[name]["function"]
+    return function if callable(function) else plugins.load(function, f"noise_plugins.{name}.function")
+
+
+def _normalisation(preprocessing: ModelCard | Mapping[str, Sequence[float]] | None) -> tuple[list[float], list[float]]:
+    from camrobust import models
+
+    if preprocessing is None:
+        return list(models.IMAGENET_MEAN), list(models.IMAGENET_STD)
+    if isinstance(preprocessing, models.ModelCard):
+        return list(preprocessing.mean), list(preprocessing.std)
+    return [float(v) for v in preprocessing["mean"]], [float(v) for v in preprocessing["std"]]
