@@ -60,18 +60,22 @@ def snakemake(
     return result
 
 
+def job_stats(dry_run_output: str) -> Counter[str]:
+    """Rule -> number of jobs in a dry run's job table (empty when there is nothing to do)."""
+    counts: Counter[str] = Counter()
+    table = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal", dry_run_output, re.S)
+    if table:
+        for line in table.group(1).splitlines():
+            rule, count = line.split()
+            counts[rule] = int(count)
+    elif "Nothing to be done" not in dry_run_output:
+        raise AssertionError(f"cannot read the dry run's job list:\n{dry_run_output[-4000:]}")
+    return counts
+
+
 def planned_jobs(
     workdir: Path, *args: str, config: str = "config.yaml", env: Mapping[str, str] | None = None
 ) -> Counter[str]:
     """Rule -> number of jobs a dry run would execute (empty when there is nothing to do)."""
     result = snakemake(workdir, "--dry-run", *args, config=config, env=env)
-    output = result.stdout + result.stderr
-    counts: Counter[str] = Counter()
-    table = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal", output, re.S)
-    if table:
-        for line in table.group(1).splitlines():
-            rule, count = line.split()
-            counts[rule] = int(count)
-    elif "Nothing to be done" not in output:
-        raise AssertionError(f"cannot read the dry run's job list:\n{output[-4000:]}")
-    return counts
+    return job_stats(result.stdout + result.stderr)
