@@ -1,3 +1,5 @@
+# The built-in gradient-family CAMs come with the features (rules/features.smk); this rule runs
+# the `uses: features` plugins on the cached activations and gradients, with no model pass.
 rule gradient_cams:
     input:
         "results/features/{dataset}/{model}/{condition}.zarr",
@@ -8,7 +10,7 @@ rule gradient_cams:
     benchmark:
         "results/benchmarks/gradient_cams/{dataset}/{model}/{condition}/{cam}.tsv"
     wildcard_constraints:
-        cam=one_of(FEATURE_CAMS),
+        cam=one_of(FEATURE_PLUGIN_CAMS),
     conda:
         "../envs/torch.yaml"
     params:

@@ -21,12 +21,12 @@ NAME = "[A-Za-z0-9][A-Za-z0-9_-]*"
 
 
 def one_of(names):
-    return "|".join(sorted(names, key=len, reverse=True))
+    """Wildcard regex matching exactly ``names``; matching nothing when there are none."""
+    return "|".join(sorted(names, key=len, reverse=True)) or "(?!)"
 
 
-FEATURE_CAMS = [
-    *GRADIENT_CAMS,
-    *(n for n, e in config["cam_plugins"].items() if e["uses"] == "features"),
+FEATURE_PLUGIN_CAMS = [
+    n for n, e in config["cam_plugins"].items() if e["uses"] == "features"
 ]
 NEEDS_MODEL_CAMS = [
     *MODEL_CAMS,

@@ -22,8 +22,10 @@ rule predict_images:
         "../workflow_scripts/predict_images.py"
 
 
-# Activations and gradients: kept for adding gradient CAMs without a model pass, or temp()
-# (deleted once this run's gradient CAMs are written; adding one later reruns this job).
+# Activations and gradients: kept for adding `uses: features` CAM plugins without a model pass,
+# or temp() (deleted once this run's plugin CAMs are written; adding one later reruns this job).
+# The raw maps of every built-in gradient-family CAM are written here too, whichever the config
+# names: adding one of them to `cams` later plans only its scores.
 FEATURES = directory("results/features/{dataset}/{model}/{condition}.zarr")
 
 
@@ -33,7 +35,13 @@ rule extract_features:
         images=condition_images,
         predictions="results/predictions/{dataset}/{model}/{condition}.zarr",
     output:
-        FEATURES if config["features"]["keep"] else temp(FEATURES),
+        **{
+            cam: directory(
+                f"results/cams/{{dataset}}/{{model}}/{{condition}}/{cam}.zarr"
+            )
+            for cam in GRADIENT_CAMS
+        },
+        features=FEATURES if config["features"]["keep"] else temp(FEATURES),
     log:
         "logs/extract_features/{dataset}/{model}/{condition}.log",
     benchmark:
@@ -46,6 +54,7 @@ rule extract_features:
     params:
         batch_size=BATCH_SIZE,
         precision=config["features"]["precision"],
+        gradient_cams=GRADIENT_CAMS,
         device=DEVICE,
     script:
         "../workflow_scripts/extract_features.py"

@@ -39,12 +39,11 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for condition, images in (("clean", paths["eval"]), ("noisy", paths["noisy"])):
         predictions, features = paths[f"{condition}_pred"], paths[f"{condition}_feat"]
         pipeline.predict_images(images, paths["eval"], target_mode="predicted", batch_size=32, out=predictions, **model_files)
+        maps = {method: root / f"{condition}_{method}.zarr" for method in ("gradcam", "eigencam")}
         pipeline.extract_features(
-            images, predictions, batch_size=32, precision="float32", out=features, **model_files
+            images, predictions, batch_size=32, precision="float32", out=features, cam_stores=maps, **model_files
         )
-        for method in ("gradcam", "eigencam"):
-            paths[f"{condition}_{method}"] = root / f"{condition}_{method}.zarr"
-            pipeline.gradient_cam_maps(features, method, (SIZE, SIZE), paths[f"{condition}_{method}"])
+        paths |= {f"{condition}_{method}": path for method, path in maps.items()}
     return paths
 
 
@@ -153,12 +152,31 @@ def test_every_store_is_a_few_files_and_opens_with_xarray(stage_inputs: dict[str
     assert maps.dims == ("image", "severity", "h", "w")
 
 
+def test_features_job_maps_equal_the_maps_from_its_stored_features(
+    stage_inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every built-in gradient-family map written by the features job (model batches of 3) equals
+    the one computed later from its float32 store (one chunk): each map comes from its image's
+    own slices, whichever images share the batch (one thread)."""
+    features, maps = tmp_path / "features.zarr", {method: tmp_path / f"{method}.zarr" for method in cams.GRADIENT_METHODS}
+    pipeline.extract_features(
+        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
+        batch_size=3, precision="float32", device="cpu", out=features, cam_stores=maps,
+    )
+    for method, path in maps.items():
+        later = tmp_path / f"{method}-later.zarr"
+        pipeline.gradient_cam_maps(features, method, (SIZE, SIZE), later, chunk_size=N_IMAGES)
+        assert open_store(path).attrs["cam"] == method
+        assert np.array_equal(read_array(path, "maps"), read_array(later, "maps")), method
+        assert np.array_equal(read_array(path, "severity"), [2, 5])
+
+
 def test_float16_features_change_maps_within_half_precision(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
     """float16 keeps about 3 significant digits: maps (in [0, 1]) move by well under 1e-2."""
     half = tmp_path / "half.zarr"
     pipeline.extract_features(
         stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
-        batch_size=32, precision="float16", device="cpu", out=half,
+        batch_size=32, precision="float16", device="cpu", out=half, cam_stores={},
     )
     assert open_store(half)["activations"].dtype == np.float16
     pipeline.gradient_cam_maps(half, "gradcam", (SIZE, SIZE), tmp_path / "gradcam.zarr")
@@ -190,7 +208,7 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
         )
         pipeline.extract_features(
             stage_inputs["noisy"], predictions[batch_size], batch_size=batch_size, precision="float32",
-            out=features[batch_size], **model_files,
+            out=features[batch_size], cam_stores={}, **model_files,
         )
     for name in ("pred", "target"):
         assert np.array_equal(read_array(predictions[32], name), read_array(predictions[3], name))

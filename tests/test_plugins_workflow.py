@@ -37,12 +37,11 @@ def test_plugins_added_to_a_finished_run(tmp_path: Path, tiny_config: dict) -> N
     write_config(tmp_path, config, "plugins.yaml")
     planned = planned_jobs(tmp_path, SUMMARY, config="plugins.yaml", env=env)
     old_noises, conditions = len(tiny_config["noises"]), 2 + len(tiny_config["noises"])
-    gradient_builtins = len([c for c in tiny_config["cams"] if c != "scorecam"])
     assert dict(planned) == {
         "perturb_images": 1,
         "predict_images": 1,
-        "extract_features": 1,
-        "gradient_cams": conditions + gradient_builtins,  # poscam everywhere, the built-ins on salt
+        "extract_features": 1,  # salt, with the built-in gradient maps
+        "gradient_cams": conditions,  # poscam everywhere
         "model_cams": conditions + 1,  # normcam everywhere, scorecam on salt
         "score_cams": len(config["cams"]) + 2 * old_noises,
         "collect_scores": 1,

@@ -1,4 +1,5 @@
-"""Target-layer activations and gradients of one condition (clean or a noise type)."""
+"""Target-layer activations and gradients of one condition (clean or a noise type), and the raw
+maps of every built-in gradient-family CAM."""
 
 from camrobust import pipeline
 from camrobust.logs import job_log
@@ -12,5 +13,6 @@ with job_log(snakemake.log[0], snakemake.threads):
         batch_size=snakemake.params.batch_size,
         precision=snakemake.params.precision,
         device=snakemake.params.device,
-        out=snakemake.output[0],
+        out=snakemake.output.features,
+        cam_stores={cam: snakemake.output[cam] for cam in snakemake.params.gradient_cams},
     )

@@ -35,6 +35,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -606,10 +607,14 @@ def extract_features(
     precision: str,
     device: str,
     out: PathLike,
+    cam_stores: Mapping[str, PathLike],
 ) -> None:
-    """Features: target-layer activations and gradients of the targets of the predictions store.
+    """Features: target-layer activations and gradients of the targets of the predictions store,
+    and from them the raw maps of the gradient-family methods in ``cam_stores`` (method -> store).
 
-    One forward and one backward pass per batch; stored as ``precision`` (float32 or float16).
+    One forward and one backward pass per batch. The features are stored as ``precision``
+    (float32 or float16); the maps are computed from the float32 features before that, so they
+    equal :func:`gradient_cam_maps` on a float32 features store.
     """
     from camrobust import models
 
@@ -619,14 +624,26 @@ def extract_features(
     n = job.images.n
     dims = ("image", "severity", "channel", "h", "w")
     target_layer = models.ModelCard.from_json(card_path).target_layer
-    with store_writer(out, {"target_layer": target_layer, "precision": precision}) as writer:
+    severities = np.asarray(job.images.severities, dtype=np.int64)
+    with ExitStack() as stores:
+        features = stores.enter_context(store_writer(out, {"target_layer": target_layer, "precision": precision}))
+        cam_writers = {
+            method: stores.enter_context(store_writer(path, {"cam": method, "image_size": list(job.images.image_size)}))
+            for method, path in cam_stores.items()
+        }
         streams: dict[str, ShardStream] = {}
         for activations, gradients in job.feature_batches(batch_size):
             for name, data in (("activations", activations), ("gradients", gradients)):
                 if name not in streams:
-                    streams[name] = writer.stream(name, (n, *data.shape[1:]), precision, dims)
+                    streams[name] = features.stream(name, (n, *data.shape[1:]), precision, dims)
                 streams[name].append(data)
-        writer.add("severity", np.asarray(job.images.severities, dtype=np.int64), ("severity",))
+            for method, writer in cam_writers.items():
+                maps = feature_maps(method, activations, gradients)
+                if method not in streams:
+                    streams[method] = writer.stream("maps", (n, *maps.shape[1:]), "float32", CAM_DIMS)
+                streams[method].append(maps)
+        for writer in (features, *cam_writers.values()):
+            writer.add("severity", severities, ("severity",))
 
 
 CAM_DIMS = ("image", "severity", "h", "w")
