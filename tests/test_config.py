@@ -72,7 +72,7 @@ def test_planning_imports_neither_torch_nor_torchvision(tmp_path: Path) -> None:
     ("change", "key", "suggestion"),
     [
         (lambda c: c["datasets"]["shapes_plain"].update(n_image=5), "datasets.shapes_plain.n_image", "n_images"),
-        (lambda c: c["models"]["small_vgg"].update(epoch=3), "models.small_vgg.epoch", "epochs"),
+        (lambda c: c["models"]["small_resnet"].update(epoch=3), "models.small_resnet.epoch", "epochs"),
         (lambda c: c["segmentation"].update(methd="slic"), "segmentation.methd", "method"),
         (lambda c: c["noises"].update(gaussian_noise={"severities": [1], "param": [0.1]}), "noises.gaussian_noise.param", "params"),
         (lambda c: c.update(metrc={}), "metrc", "metric"),
@@ -92,11 +92,11 @@ def test_typos_are_refused_with_the_closest_key(base_config: dict, change, key: 
 @pytest.mark.parametrize(
     ("change", "key", "named"),
     [
-        (lambda c: c["cams"].append("gradcam_typo"), "cams.3", "gradcam_typo"),
+        (lambda c: c["cams"].insert(0, "gradcam_typo"), "cams.0", "gradcam_typo"),
         (lambda c: c["noises"].update(haze=[1]), "noises", "haze"),
         (lambda c: c["noises"].update(gaussian_noise=[1, 6]), "noises.gaussian_noise", "6"),
         (lambda c: c["noises"].update(gaussian_noise=[0]), "noises.gaussian_noise.0", "0"),
-        (lambda c: c["models"]["small_vgg"].update(arch="resnet9000"), "models.small_vgg.arch", "resnet9000"),
+        (lambda c: c["models"]["small_resnet"].update(arch="resnet9000"), "models.small_resnet.arch", "resnet9000"),
         (lambda c: c["datasets"]["shapes_plain"].update(kind="mnist"), "datasets.shapes_plain.kind", "mnist"),
         (
             lambda c: c["datasets"].update(folder={"kind": "imagefolder", "root": "/nonexistent/images"}),
