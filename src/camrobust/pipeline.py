@@ -660,14 +660,23 @@ def feature_maps(
     method: str, activations: np.ndarray, gradients: np.ndarray, plugin: plugins.CamPlugin | None = None
 ) -> np.ndarray:
     """Raw maps (n, S, h, w) float32 after the ReLU of a gradient-family method, or of a
-    ``uses: features`` ``plugin``, from activations and gradients (n, S, C, h, w)."""
+    ``uses: features`` ``plugin``, from activations and gradients (n, S, C, h, w).
+
+    Computed on one torch thread, whatever the caller's setting: LAPACK's SVD (EigenCAM,
+    EigenGradCAM) rounds differently on more threads, and a map must not depend on the thread
+    count of the job (or notebook) that computes it."""
     import torch
 
     from camrobust import cams
 
     a = torch.from_numpy(_flat(activations)).float()
     g = torch.from_numpy(_flat(gradients)).float()
-    raw = cams.GRADIENT_METHODS[method](a, g) if plugin is None else plugins.features_cam(plugin, a, g)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        raw = cams.GRADIENT_METHODS[method](a, g) if plugin is None else plugins.features_cam(plugin, a, g)
+    finally:
+        torch.set_num_threads(threads)
     return _per_image(raw.clamp_min(0).numpy(), activations.shape[1])
 
 
