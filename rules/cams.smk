@@ -35,7 +35,7 @@ rule model_cams:
         cam=one_of(NEEDS_MODEL_CAMS),
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         gpu=GPU,
     params:

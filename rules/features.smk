@@ -11,7 +11,7 @@ rule predict_images:
         "results/benchmarks/predict_images/{dataset}/{model}/{condition}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         gpu=GPU,
     params:
@@ -48,7 +48,7 @@ rule extract_features:
         "results/benchmarks/extract_features/{dataset}/{model}/{condition}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         gpu=GPU,
     params:

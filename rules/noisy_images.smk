@@ -34,7 +34,7 @@ rule attack_images:
         noise=one_of(ATTACKS),
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: MODEL_THREADS
     resources:
         gpu=GPU,
     params:
