@@ -230,6 +230,7 @@ def main() -> None:
             rss[n], stages[n] = peak_rss(Path(scratch)), per_stage(store_table(Path(scratch)))
         print(f"\nN = {n} images of {args.image_size} px, cams {args.cams}: wall {wall:.0f} s")
         print(stages[n].round(3).to_string())
+        print("peak RSS MB per rule: " + ", ".join(f"{rule} {mb:.0f}" for rule, mb in rss[n].items()), flush=True)
     small, large = args.sizes[0], args.sizes[-1]
     memory = pd.DataFrame({f"peak RSS MB, N={n}": rss[n] for n in args.sizes})
     memory["ratio"] = memory.iloc[:, -1] / memory.iloc[:, 0]

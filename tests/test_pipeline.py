@@ -260,3 +260,48 @@ def test_overlay_selection_mixes_changed_and_kept_images() -> None:
     assert pipeline.overlay_selection(changed, 4).tolist() == [0, 1, 2, 3]
     assert pipeline.overlay_selection(np.array([True, True, True, False]), 3).tolist() == [0, 1, 3]
     assert pipeline.overlay_selection(np.array([False, False]), 4).tolist() == [0, 1]
+
+
+def _random_score_table(dataset: str, model: str, noise: str, cam: str, rng: np.random.Generator) -> pd.DataFrame:
+    n_images, severities = 15, [1, 3]
+    rows = n_images * len(severities)
+    table = pd.DataFrame({
+        "dataset": dataset, "model": model, "noise": noise, "cam": cam,
+        "severity": np.repeat(severities, n_images),
+        "image_id": [f"img-{i:03d}" for i in range(n_images)] * len(severities),
+        "changed": rng.random(rows) < 0.3,
+        "n_regions": rng.integers(5, 30, rows),
+    })
+    for column in pipeline.SCORE_COLUMNS:
+        table[column] = rng.random(rows)
+    table.loc[rng.random(rows) < 0.05, "rbo"] = np.nan
+    return table
+
+
+def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_path: Path) -> None:
+    """summarise_robustness reads one (dataset, model, noise, cam) at a time, also when a table
+    spans several row groups: its rows equal robustness_summary of the whole table, exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for model in ("cnn", "vit"):
+        for noise in ("gaussian_noise", "fgsm"):
+            for cam in ("gradcam", "scorecam"):
+                paths.append(tmp_path / f"{model}-{noise}-{cam}.parquet")
+                _random_score_table("shapes", model, noise, cam, rng).to_parquet(paths[-1])
+    collected = tmp_path / "scores.parquet"
+    pipeline.collect_scores(paths, collected)
+    whole = pd.read_parquet(collected)
+    expected = pipeline.robustness_summary(whole, ["fgsm"], n_boot=50, ci=0.9, seed=3)
+    assert len(expected) == 8 * 3
+    small_groups = tmp_path / "small_row_groups.parquet"
+    pq.write_table(pa.Table.from_pandas(whole, preserve_index=False), small_groups, row_group_size=7)
+    assert pq.ParquetFile(small_groups).num_row_groups > 8 * 30 / 7
+    for path in (collected, small_groups):
+        streamed = pipeline.summarise_robustness(path, ["fgsm"], 50, 0.9, 3, tmp_path / "robustness.csv")
+        pd.testing.assert_frame_equal(streamed, expected, check_exact=True)
+        tables = list(pipeline.collected_score_tables(path, ["rbo"]))
+        assert [len(table) for table in tables] == [30] * 8
+        assert all(table[pipeline.SCORE_KEYS].nunique().eq(1).all() for table in tables)

@@ -6,7 +6,7 @@ from camrobust import stats
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
-    scores = pd.read_parquet(snakemake.input[0])
+    scores = pd.read_parquet(snakemake.input[0], columns=list(stats.SCORE_COLUMNS))
     tables = getattr(stats, snakemake.params.test)(scores)
     if isinstance(tables, pd.DataFrame):
         tables = (tables,)

@@ -1,13 +1,11 @@
 """Robustness summary table: C, R, RM with bootstrap CIs per severity and pooled."""
 
-import pandas as pd
-
 from camrobust import pipeline
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
     pipeline.summarise_robustness(
-        scores=pd.read_parquet(snakemake.input[0], columns=pipeline.SUMMARY_INPUT_COLUMNS),
+        scores=snakemake.input[0],
         attacks=snakemake.params.attacks,
         n_boot=snakemake.params.n_bootstrap,
         ci=snakemake.params.ci,

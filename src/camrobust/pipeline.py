@@ -920,18 +920,60 @@ def collected_order(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise_robustness(
-    scores: pd.DataFrame,
+    scores: PathLike,
     attacks: Sequence[str],
     n_boot: int,
     ci: float,
     seed: int,
     out: PathLike,
 ) -> pd.DataFrame:
-    """Summarise + test: :func:`robustness_summary` of the scores, written as CSV at ``out``
-    (floats at full precision: reading the file back gives the same numbers)."""
-    summary = robustness_summary(scores, attacks, n_boot, ci, seed)
+    """:func:`robustness_summary` of the collected scores at ``scores``, written as CSV at ``out``
+    (floats at full precision: reading the file back gives the same numbers).
+
+    The table is read one (dataset, model, noise, cam) at a time, so memory holds one score table,
+    not all of them; every group's bootstrap is seeded by its key, so the rows equal those of the
+    whole table's summary.
+    """
+    import pandas as pd
+
+    parts = [
+        _score_table_summary(table, attacks, n_boot, ci, seed)
+        for table in collected_score_tables(scores, SUMMARY_INPUT_COLUMNS)
+    ]
+    summary = _summary_order(pd.concat(parts, ignore_index=True))
     summary.to_csv(out, index=False)
     return summary
+
+
+def collected_score_tables(path: PathLike, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """``columns`` of the collected scores at ``path``, one (dataset, model, noise, cam) table at a
+    time (:func:`collect_scores` writes them one after another)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    columns = list(dict.fromkeys([*SCORE_KEYS, *columns]))
+    file = pq.ParquetFile(path)
+    pending: list[pd.DataFrame] = []
+    pending_key: tuple | None = None
+    for index in range(file.num_row_groups):
+        frame = file.read_row_group(index, columns=columns).to_pandas()
+        for key, table in frame.groupby(SCORE_KEYS, sort=False):
+            if key != pending_key and pending:
+                yield pd.concat(pending, ignore_index=True)
+                pending = []
+            pending.append(table.reset_index(drop=True))
+            pending_key = key
+    if pending:
+        yield pd.concat(pending, ignore_index=True)
+
+
+def _summary_order(summary: pd.DataFrame) -> pd.DataFrame:
+    """Summary rows by (dataset, model, cam, noise), each group's severities ascending, "all" last."""
+    order = summary["severity"].map(lambda s: 10**6 if s == "all" else int(s))
+    keys = ["dataset", "model", "cam", "noise"]
+    return summary.assign(severity_order=order).sort_values([*keys, "severity_order"]).drop(
+        columns="severity_order"
+    ).reset_index(drop=True)
 
 
 def robustness_summary(
@@ -942,7 +984,22 @@ def robustness_summary(
     The similarity columns come from :func:`camrobust.robustness.similarity_summary` (Avg- and
     Max-Sensitivity among them). ``change_rate`` is the share of image-severity pairs whose
     prediction the noise changed (the attack success rate for the noises in ``attacks``).
+    Each (dataset, model, noise, cam) score table is summarised on its own, as
+    :func:`summarise_robustness` does, so the two give the same numbers.
     """
+    import pandas as pd
+
+    parts = [
+        _score_table_summary(table.reset_index(drop=True), attacks, n_boot, ci, seed)
+        for _, table in scores.groupby(SCORE_KEYS, sort=False)
+    ]
+    return _summary_order(pd.concat(parts, ignore_index=True))
+
+
+def _score_table_summary(
+    scores: pd.DataFrame, attacks: Sequence[str], n_boot: int, ci: float, seed: int
+) -> pd.DataFrame:
+    """:func:`robustness_summary` of one (dataset, model, noise, cam) score table."""
     import pandas as pd
 
     from camrobust import robustness
@@ -969,8 +1026,7 @@ def robustness_summary(
         ignore_index=True,
     )
     summary["attack_success"] = np.where(summary["noise"].isin(list(attacks)), summary["change_rate"], np.nan)
-    summary["severity_order"] = summary["severity"].map(lambda s: 10**6 if s == "all" else int(s))
-    return summary.sort_values(keys + ["severity_order"]).drop(columns="severity_order").reset_index(drop=True)
+    return _summary_order(summary)
 
 
 # --------------------------------------------------------------------------- report
