@@ -1,11 +1,16 @@
 """Datasets: synthetic shapes, ImageFolder staging (modes, corrupt and small files), subsets,
-offline downloads."""
+staging chunk by chunk (folders, CIFAR-10), offline downloads."""
 
 from __future__ import annotations
 
+import pickle
 import socket
 import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -17,12 +22,16 @@ from camrobust.datasets import (
     CorruptImageError,
     DownloadError,
     ImageTooSmallError,
+    class_balanced_order,
     class_balanced_subset,
     generate_shapes,
     resize_center_crop,
     stage_dataset,
+    stage_dataset_chunks,
     to_rgb,
 )
+
+Staged = TypeVar("Staged")
 
 # ------------------------------------------------------------------------------ shapes
 
@@ -250,6 +259,162 @@ def test_too_small_image_is_rejected_by_name(tmp_path: Path) -> None:
 def test_missing_folder_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="root: folder .*nowhere does not exist"):
         stage_dataset({"kind": "imagefolder", "root": str(tmp_path / "nowhere")}, "eval", seed=0)
+
+
+# ------------------------------------------------------------------------------ streamed staging
+
+
+def _with_warnings(stage: Callable[[], Staged]) -> tuple[Staged, list[str]]:
+    """The result of ``stage()`` and the messages of the UserWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = stage()
+    return result, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def _readable_prefix(ids: list[str], labels: np.ndarray, unreadable: set[str], n: int, seed: int) -> list[str]:
+    """The first ``n`` readable ids of the class-balanced order, each unreadable file replaced by the
+    next one of its class: readable files ranked within their class, classes interleaved by rank."""
+    rank: dict[int, int] = {}
+    per_class: Counter[int] = Counter()
+    for i in class_balanced_order(labels, seed).tolist():
+        if ids[i] not in unreadable:
+            rank[i] = per_class[labels[i]]
+            per_class[labels[i]] += 1
+    picks = sorted(rank, key=lambda i: (rank[i], labels[i]))[:n]
+    return [ids[i] for i in sorted(picks)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])  # the broken file first, last of its class
+@pytest.mark.parametrize("n_images", [2, 4])
+@pytest.mark.parametrize("broken", [True, False], ids=["broken+skip_corrupt", "clean"])
+def test_folder_chunks_join_to_the_staged_set_with_the_expected_picks(
+    tmp_path: Path, broken: bool, n_images: int, seed: int
+) -> None:
+    expected = _write_mixed_folder(tmp_path)
+    broken_path = str(tmp_path / "dog" / "broken.png")
+    if not broken:
+        (tmp_path / "dog" / "broken.png").unlink()
+    spec = {"kind": "imagefolder", "root": str(tmp_path), "n_images": n_images, "image_size": 32, "skip_corrupt": broken}
+    all_ids = sorted(expected) if not broken else sorted([*expected, "dog/broken.png"])
+    all_labels = np.array([0 if i.startswith("cat/") else 1 for i in all_ids])
+    unreadable = {"dog/broken.png"} if broken else set()
+    eval_ids = _readable_prefix(all_ids, all_labels, unreadable, n_images, seed)
+    rest = [k for k, i in enumerate(all_ids) if i not in eval_ids]
+    train_ids = _readable_prefix([all_ids[k] for k in rest], all_labels[rest], unreadable, len(all_ids), seed)
+    # eval reaches the broken file when it is among the first (dogs picked) files of its class in the order
+    dog_order = [all_ids[i] for i in class_balanced_order(all_labels, seed) if all_labels[i] == 1]
+    eval_skips = broken and "dog/broken.png" in dog_order[: sum(i.startswith("dog/") for i in eval_ids)]
+    for split, ids, skipped in (("eval", eval_ids, eval_skips), ("train", train_ids, broken)):
+        whole, messages = _with_warnings(lambda: stage_dataset(spec, split, seed))  # noqa: B023
+        assert whole.ids == ids, split
+        assert whole.skipped == ([broken_path] if skipped else [])
+        assert messages == ([f"skipped 1 unreadable image(s): {broken_path}"] if skipped else [])
+        assert whole.class_names == ["cat", "dog"] and whole.labels.dtype == np.int64
+        assert whole.labels.tolist() == [0 if i.startswith("cat/") else 1 for i in ids]
+        for image_id, image in zip(whole.ids, whole.images, strict=True):
+            assert np.array_equal(image, resize_center_crop(expected[image_id], 32)), image_id
+        n = len(ids)
+        for chunk_size in (1, 3, n):
+            (count, chunks), messages = _with_warnings(
+                lambda: stage_dataset_chunks(spec, split, seed, chunk_size)  # noqa: B023
+            )
+            assert count == n
+            chunks = list(chunks)
+            assert [len(chunk) for chunk in chunks] == [min(chunk_size, n - s) for s in range(0, n, chunk_size)]
+            assert len(messages) == int(skipped)  # one warning per staging, not per chunk
+            assert np.concatenate([chunk.images for chunk in chunks]).tobytes() == whole.images.tobytes()
+            assert np.array_equal(np.concatenate([chunk.labels for chunk in chunks]), whole.labels)
+            assert [i for chunk in chunks for i in chunk.ids] == whole.ids
+            assert all(chunk.skipped == whole.skipped and chunk.masks is None for chunk in chunks)
+
+
+def _write_plain_folder(root: Path, counts: dict[str, int]) -> None:
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for k in range(count):
+            Image.new("RGB", (40, 48), (k, 10 * len(name), 90)).save(root / name / f"{k}.png")
+
+
+@pytest.mark.parametrize(("skip_corrupt", "decoded_before"), [(False, 0), (True, 7)])
+def test_folder_staging_decodes_one_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skip_corrupt: bool, decoded_before: int
+) -> None:
+    """The first pass reads files only to skip unreadable ones; the second decodes a chunk per draw."""
+    _write_plain_folder(tmp_path, {"a": 4, "b": 3})
+    decoded: list[str] = []
+    load_image = datasets.load_image
+
+    def counting(path: Path | str, image_size: int, min_size: int) -> np.ndarray:
+        decoded.append(Path(path).relative_to(tmp_path).as_posix())
+        return load_image(path, image_size, min_size)
+
+    monkeypatch.setattr(datasets, "load_image", counting)
+    spec = {"kind": "imagefolder", "root": str(tmp_path), "image_size": 32, "skip_corrupt": skip_corrupt}
+    n, chunks = stage_dataset_chunks(spec, "eval", 0, chunk_size=3)
+    assert n == 7 and len(decoded) == decoded_before
+    first = next(chunks)
+    assert first.ids == ["a/0.png", "a/1.png", "a/2.png"]
+    assert decoded[decoded_before:] == first.ids
+    assert [len(chunk) for chunk in chunks] == [3, 1]
+    assert len(decoded) == decoded_before + 7
+
+
+def test_corrupt_file_without_skip_raises_when_its_chunk_is_decoded(tmp_path: Path) -> None:
+    _write_mixed_folder(tmp_path)
+    spec = {"kind": "imagefolder", "root": str(tmp_path), "image_size": 32}
+    n, chunks = stage_dataset_chunks(spec, "eval", 0, chunk_size=3)
+    assert n == 6
+    assert next(chunks).ids == ["cat/alpha.png", "cat/grey.png", "cat/rgb.png"]
+    with pytest.raises(CorruptImageError, match=r"broken\.png") as error:
+        next(chunks)
+    assert error.value.path == str(tmp_path / "dog" / "broken.png")
+
+
+def _write_fake_cifar10(root: Path) -> np.ndarray:
+    """A cifar-10-batches-py folder in torchvision's pickle format: five train batches of 6 images
+    and a test batch of 8. Returns the test images as (8, 32, 32, 3)."""
+    rng = np.random.default_rng(4)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": names}, f)
+    test_images = np.empty((0, 32, 32, 3), dtype=np.uint8)
+    for name, count in [(f"data_batch_{k}", 6) for k in range(1, 6)] + [("test_batch", 8)]:
+        images = rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+        batch = {"data": images.transpose(0, 3, 1, 2).reshape(count, -1), "labels": [k % 3 for k in range(count)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+        test_images = images
+    return test_images
+
+
+@pytest.mark.parametrize("image_size", [32, 48])
+def test_cifar10_chunks_join_to_the_staged_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_size: int
+) -> None:
+    import torchvision.datasets.cifar
+
+    test_images = _write_fake_cifar10(tmp_path)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args: True)  # no real md5s
+    spec = {"kind": "cifar10", "root": str(tmp_path), "n_images": 5, "image_size": image_size}
+    whole = stage_dataset(spec, "eval", seed=1)
+    indices = class_balanced_subset(np.arange(8) % 3, 5, seed=1)
+    assert whole.ids == [f"test-{i:05d}" for i in indices]
+    assert whole.labels.tolist() == (indices % 3).tolist() and whole.class_names[9] == "truck"
+    assert whole.images.shape == (5, image_size, image_size, 3) and whole.images.flags.c_contiguous
+    for image, index in zip(whole.images, indices, strict=True):
+        resized = Image.fromarray(test_images[index]).resize((image_size, image_size), Image.Resampling.BILINEAR)
+        assert np.array_equal(image, np.asarray(resized))
+    n, chunks = stage_dataset_chunks(spec, "eval", 1, chunk_size=2)
+    chunks = list(chunks)
+    assert n == 5 and [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert np.concatenate([chunk.images for chunk in chunks]).tobytes() == whole.images.tobytes()
+    assert [i for chunk in chunks for i in chunk.ids] == whole.ids
+    assert np.array_equal(np.concatenate([chunk.labels for chunk in chunks]), whole.labels)
+    train = stage_dataset({**spec, "n_train": 0}, "train", seed=1)
+    assert len(train) == 30 and train.ids[-1] == "train-00029"
 
 
 # ------------------------------------------------------------------------------ offline downloads

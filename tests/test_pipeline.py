@@ -12,6 +12,7 @@ import xarray as xr
 
 from camrobust import cams, datasets, models, pipeline
 from camrobust.store import open_store, read_array
+from tests.test_datasets import _write_mixed_folder
 
 N_IMAGES, SIZE = 10, 32
 
@@ -61,6 +62,25 @@ def test_staged_shapes_do_not_depend_on_the_chunk_size(tmp_path: Path) -> None:
     staged = pipeline.read_images(tmp_path / "eval.zarr")
     assert np.array_equal(staged.images, whole.images) and np.array_equal(staged.masks, whole.masks)
     assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels)
+
+
+@pytest.mark.filterwarnings("ignore:skipped 1 unreadable image")
+@pytest.mark.parametrize("split", ["eval", "train"])
+def test_staged_folder_store_equals_the_staged_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str) -> None:
+    """A folder with a skipped file staged 2 images at a time: the store holds stage_dataset's set."""
+    root = tmp_path / "images"
+    _write_mixed_folder(root)
+    spec = {"kind": "imagefolder", "root": str(root), "n_images": 2, "image_size": 32, "skip_corrupt": True}
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 2)
+    pipeline.stage_images(spec, split, 3, tmp_path / "images.zarr")
+    whole = datasets.stage_dataset(spec, split, 3)
+    staged = pipeline.read_images(tmp_path / "images.zarr")
+    assert len(whole) == (2 if split == "eval" else 3)
+    assert staged.images.tobytes() == whole.images.tobytes() and staged.images.shape == whole.images.shape
+    assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels) and staged.masks is None
+    attrs = dict(open_store(tmp_path / "images.zarr").attrs)
+    assert attrs["class_names"] == ["cat", "dog"] and attrs["split"] == split and attrs["spec"] == spec
+    assert attrs["skipped"] == whole.skipped == [str(root / "dog" / "broken.png")]
 
 
 def test_noisy_store_holds_every_severity_and_is_reproducible(stage_inputs: dict[str, Path], tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ class-balanced order takes their place.
 from __future__ import annotations
 
 import socket
+import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -116,6 +117,14 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+class _Staging(NamedTuple):
+    """A staging in progress: the number of images, the files skipped, the chunks still to come."""
+
+    n: int
+    skipped: list[str]
+    chunks: Iterator[ImageSet]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -420,31 +429,29 @@ def _balanced_readable(
     files: Sequence[Path],
     labels: np.ndarray,
     seed: int,
-    load: Callable[[Path], np.ndarray | None],
-    skip_corrupt: bool,
+    check: Callable[[Path], object] | None,
     skipped: list[str],
-) -> Iterator[tuple[int, np.ndarray | None]]:
-    """(index, image) of readable files in the class-balanced order of :func:`class_balanced_order`,
-    an unreadable file being replaced by the next one of its own class (listed in ``skipped`` when
-    ``skip_corrupt``, else its error propagates)."""
+) -> Iterator[int]:
+    """Indices of ``files`` in the class-balanced order of :func:`class_balanced_order`. With
+    ``check``, a file it rejects (CorruptImageError / ImageTooSmallError) is listed in ``skipped``
+    and replaced by the next one of its own class; without, no file is read."""
     order = class_balanced_order(labels, seed)
     queues = [deque(int(i) for i in order if labels[i] == cls) for cls in np.unique(labels)]
     while any(queues):
         for queue in queues:
             while queue:
                 index = queue.popleft()
-                try:
-                    image = load(files[index])
-                except (CorruptImageError, ImageTooSmallError):
-                    if not skip_corrupt:
-                        raise
-                    skipped.append(str(files[index]))
-                    continue
-                yield index, image
+                if check is not None:
+                    try:
+                        check(files[index])
+                    except (CorruptImageError, ImageTooSmallError):
+                        skipped.append(str(files[index]))
+                        continue
+                yield index
                 break
 
 
-def _folder_subset(
+def _folder_chunks(
     root: Path,
     files: Sequence[Path],
     labels: np.ndarray,
@@ -452,48 +459,52 @@ def _folder_subset(
     spec: dict[str, Any],
     split: str,
     seed: int,
-) -> ImageSet:
+    chunk_size: int,
+) -> _Staging:
     """Class-balanced subset of ``files``: "eval" takes the first ``n_images`` readable files of the
     class-balanced order, "train" the next ``n_train`` (default: all the rest) so the two are
-    disjoint. Ids are the files' paths relative to ``root``."""
+    disjoint. Ids are the files' paths relative to ``root``.
+
+    Two passes: the first picks the files, the second decodes them in index order, ``chunk_size``
+    at a time. The first reads files only with ``skip_corrupt`` (to find the unreadable ones), so
+    then each picked file is decoded twice; without it a corrupt or too-small file raises when the
+    second pass reaches it.
+    """
     image_size = int(spec.get("image_size", 224))
     min_size = int(spec.get("min_size", image_size // 2))
-    skip_corrupt = bool(spec.get("skip_corrupt", False))
     n_eval = int(spec.get("n_images", len(files)))
 
     def decode(path: Path) -> np.ndarray:
         return load_image(path, image_size, min_size)
 
-    def replay(path: Path) -> None:  # eval files passed over by "train": only readability matters
-        if skip_corrupt:
-            decode(path)
-
+    check = decode if spec.get("skip_corrupt", False) else None
     skipped: list[str] = []
     if split == "eval":
-        stream = _balanced_readable(files, labels, seed, decode, skip_corrupt, skipped)
-        taken = list(islice(stream, n_eval))
+        picks = list(islice(_balanced_readable(files, labels, seed, check, skipped), n_eval))
     else:
-        passed = _balanced_readable(files, labels, seed, replay, skip_corrupt, [])
-        eval_indices = {index for index, _ in islice(passed, n_eval)}
-        rest = [i for i in range(len(files)) if i not in eval_indices]
-        stream = _balanced_readable(
-            [files[i] for i in rest], labels[rest], seed, decode, skip_corrupt, skipped
-        )
-        taken = [(rest[i], image) for i, image in islice(stream, int(spec.get("n_train") or len(files)))]
-    if not taken:
+        eval_picks = set(islice(_balanced_readable(files, labels, seed, check, []), n_eval))
+        rest = [i for i in range(len(files)) if i not in eval_picks]
+        stream = _balanced_readable([files[i] for i in rest], labels[rest], seed, check, skipped)
+        picks = [rest[i] for i in islice(stream, int(spec.get("n_train") or len(files)))]
+    if not picks:
         raise DatasetError(
             f"root: no readable images for split {split!r} under {root} "
             f"({len(files)} files, n_images={n_eval} of them for eval)"
         )
-    taken.sort(key=lambda pair: pair[0])
-    indices = [index for index, _ in taken]
-    return ImageSet(
-        images=np.stack([cast(np.ndarray, image) for _, image in taken]),  # decode() never gives None
-        labels=labels[indices],
-        ids=[files[i].relative_to(root).as_posix() for i in indices],
-        class_names=class_names,
-        skipped=skipped,
-    )
+    picks.sort()
+
+    def chunks() -> Iterator[ImageSet]:
+        for start in range(0, len(picks), chunk_size):
+            indices = picks[start : start + chunk_size]
+            yield ImageSet(
+                images=np.stack([decode(files[i]) for i in indices]),
+                labels=labels[indices],
+                ids=[files[i].relative_to(root).as_posix() for i in indices],
+                class_names=class_names,
+                skipped=list(skipped),
+            )
+
+    return _Staging(len(picks), skipped, chunks())
 
 
 def _imagenet_categories() -> list[str]:
@@ -510,7 +521,7 @@ def _read_synsets(path: Path) -> list[str]:
     return wnids
 
 
-def _stage_imagenet_val(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
+def _stage_imagenet_val(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
     """ImageNet validation in ImageFolder layout (``root/<wnid>/<image>``). Class index = position of
     the wnid in the sorted list of all 1000 wnids, or in ``spec["synsets"]`` (a
     LOC_synset_mapping.txt) when only some class folders are present."""
@@ -532,7 +543,7 @@ def _stage_imagenet_val(spec: dict[str, Any], split: str, seed: int) -> ImageSet
     if unknown:
         raise DatasetError(f"root: class folders {unknown[:5]} are not ImageNet wnids")
     labels = np.asarray([index_of[wnids[k]] for k in folder_labels], dtype=np.int64)
-    return _folder_subset(root, files, labels, _imagenet_categories(), spec, "eval", seed)
+    return _folder_chunks(root, files, labels, _imagenet_categories(), spec, "eval", seed, chunk_size)
 
 
 def _probe_network(host: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
@@ -573,7 +584,7 @@ def _extract_or_download(
     return download()
 
 
-def _stage_imagenette(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
+def _stage_imagenette(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
     """Imagenette (torchvision download into ``root``); labels are ImageNet-1k class indices."""
     import torchvision
 
@@ -604,12 +615,13 @@ def _stage_imagenette(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
         )
     labels = np.asarray([IMAGENETTE_TO_IMAGENET[wnids[k]] for k in folder_labels], dtype=np.int64)
     subset_spec = dict(spec) if split == "eval" else {**spec, "n_images": 0}
-    return _folder_subset(image_root, files, labels, _imagenet_categories(), subset_spec, split, seed)
+    return _folder_chunks(image_root, files, labels, _imagenet_categories(), subset_spec, split, seed, chunk_size)
 
 
-def _stage_cifar10(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
+def _stage_cifar10(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
     """CIFAR-10 (torchvision download into ``root``) test set for "eval", train set for "train";
-    the 32 px images are resized (bilinear) to ``image_size``."""
+    the 32 px images are resized (bilinear) to ``image_size`` one chunk at a time (torchvision
+    holds the whole 32 px set in memory anyway)."""
     import torchvision
 
     root = Path(spec.get("root", "data"))
@@ -636,7 +648,24 @@ def _stage_cifar10(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
     labels = np.asarray(dataset.targets, dtype=np.int64)
     n = int(spec.get("n_train" if train else "n_images", len(labels)) or len(labels))
     indices = class_balanced_subset(labels, n, seed)
-    images = dataset.data[indices]
+    prefix = "train" if train else "test"
+    class_names = list(dataset.classes)
+
+    def chunks() -> Iterator[ImageSet]:
+        for start in range(0, len(indices), chunk_size):
+            rows = indices[start : start + chunk_size]
+            yield ImageSet(
+                images=_resize_square(dataset.data[rows], image_size),
+                labels=labels[rows],
+                ids=[f"{prefix}-{i:05d}" for i in rows],
+                class_names=class_names,
+            )
+
+    return _Staging(len(indices), [], chunks())
+
+
+def _resize_square(images: np.ndarray, image_size: int) -> np.ndarray:
+    """uint8 (N,S,S,3) images resized (bilinear) to ``image_size``, as a C-contiguous array."""
     if image_size != images.shape[1]:
         images = np.stack(
             [
@@ -644,21 +673,11 @@ def _stage_cifar10(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
                 for img in images
             ]
         )
-    prefix = "train" if train else "test"
-    return ImageSet(
-        images=np.ascontiguousarray(images),
-        labels=labels[indices],
-        ids=[f"{prefix}-{i:05d}" for i in indices],
-        class_names=list(dataset.classes),
-    )
+    return np.ascontiguousarray(images)
 
 
-def _shapes_count(spec: dict[str, Any], split: str) -> int:
-    return int(spec.get("n_images", 200) if split == "eval" else spec.get("n_train", 1500))
-
-
-def _shapes_chunks(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> tuple[int, Iterator[ImageSet]]:
-    n = _shapes_count(spec, split)
+def _stage_shapes(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
+    n = int(spec.get("n_images", 200) if split == "eval" else spec.get("n_train", 1500))
     chunks = shapes_chunks(
         n,
         int(spec.get("image_size", 64)),
@@ -668,22 +687,18 @@ def _shapes_chunks(spec: dict[str, Any], split: str, seed: int, chunk_size: int)
         split=split,
         chunk_size=chunk_size,
     )
-    return n, chunks
+    return _Staging(n, [], chunks)
 
 
-def _stage_shapes(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
-    return next(_shapes_chunks(spec, split, seed, chunk_size=max(1, _shapes_count(spec, split)))[1])
-
-
-def _stage_imagefolder(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
+def _stage_imagefolder(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
     if "root" not in spec:
         raise DatasetError("root: missing for kind 'imagefolder' (a folder of <class>/<image> files)")
     root = Path(spec["root"])
     files, labels, class_names = list_image_folder(root, spec.get("classes"))
-    return _folder_subset(root, files, labels, class_names, spec, split, seed)
+    return _folder_chunks(root, files, labels, class_names, spec, split, seed, chunk_size)
 
 
-_STAGERS: dict[str, Callable[[dict[str, Any], str, int], ImageSet]] = {
+_STAGERS: dict[str, Callable[[dict[str, Any], str, int, int], _Staging]] = {
     "shapes": _stage_shapes,
     "imagefolder": _stage_imagefolder,
     "imagenet_val": _stage_imagenet_val,
@@ -692,35 +707,44 @@ _STAGERS: dict[str, Callable[[dict[str, Any], str, int], ImageSet]] = {
 }
 
 
+def _staging(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> _Staging:
+    """Dispatch on spec["kind"]; warns (for the caller of the public function) about skipped files."""
+    if split not in SPLITS:
+        raise DatasetError(f"split: {split!r} unknown; allowed: {', '.join(SPLITS)}")
+    kind = spec.get("kind")
+    if kind not in _STAGERS:
+        raise DatasetError(f"kind: {kind!r} unknown; allowed: {', '.join(DATASET_KINDS)}")
+    staging = _STAGERS[kind](spec, split, seed, chunk_size)
+    if staging.skipped:
+        warnings.warn(
+            f"skipped {len(staging.skipped)} unreadable image(s): {', '.join(staging.skipped[:5])}",
+            stacklevel=3,
+        )
+    return staging
+
+
 def stage_dataset(spec: dict[str, Any], split: str, seed: int) -> ImageSet:
-    """Stage split "eval" or "train" of the dataset described by ``spec`` (dispatch on spec["kind"]).
+    """Stage split "eval" or "train" of the dataset described by ``spec`` (dispatch on spec["kind"])
+    in memory: :func:`stage_dataset_chunks` with every image in one chunk.
 
     Keys: shapes: variant, n_images, n_train, image_size, n_classes. imagefolder: root, classes,
     n_images, n_train, image_size, min_size, skip_corrupt. imagenet_val: root, synsets (optional), n_images,
     image_size, min_size, skip_corrupt. imagenette: root (default "data"), size, n_images, n_train,
     image_size. cifar10: root (default "data"), n_images, n_train, image_size.
     """
-    if split not in SPLITS:
-        raise DatasetError(f"split: {split!r} unknown; allowed: {', '.join(SPLITS)}")
-    kind = spec.get("kind")
-    if kind not in _STAGERS:
-        raise DatasetError(f"kind: {kind!r} unknown; allowed: {', '.join(DATASET_KINDS)}")
-    staged = _STAGERS[kind](spec, split, seed)
-    if staged.skipped:
-        warnings.warn(
-            f"skipped {len(staged.skipped)} unreadable image(s): {', '.join(staged.skipped[:5])}",
-            stacklevel=2,
-        )
-    return staged
+    return next(_staging(spec, split, seed, chunk_size=sys.maxsize).chunks)
 
 
 def stage_dataset_chunks(
     spec: dict[str, Any], split: str, seed: int, chunk_size: int
 ) -> tuple[int, Iterator[ImageSet]]:
-    """The images of :func:`stage_dataset` as (number of images, consecutive chunks): synthetic
-    shapes are generated ``chunk_size`` images at a time, the other kinds are staged whole and
-    given as one chunk."""
-    if spec.get("kind") == "shapes" and split in SPLITS:
-        return _shapes_chunks(spec, split, seed, chunk_size)
-    staged = stage_dataset(spec, split, seed)
-    return len(staged), iter([staged])
+    """The images of :func:`stage_dataset` as (number of images, consecutive chunks of
+    ``chunk_size``), so staging holds one chunk of images at a time.
+
+    The images are chosen before this returns and decoded, generated or resized as the chunks are
+    drawn. Image folders with ``skip_corrupt`` decode each candidate file to choose, so a staged
+    file is decoded twice; without it a corrupt or too-small file raises when its chunk is drawn.
+    Every chunk's ``skipped`` lists all the skipped files.
+    """
+    staging = _staging(spec, split, seed, chunk_size)
+    return staging.n, staging.chunks
