@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from camrobust import robustness
 from camrobust.robustness import (
     NO_CHANGING,
     NO_PRESERVING,
@@ -191,3 +192,23 @@ def test_similarity_summary_means_and_max_sensitivity() -> None:
         "sensitivity_mean",
         "sensitivity_max",
     ]
+
+
+def test_blocked_bootstrap_equals_summing_every_replicate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of replicates (here 1, 3 and 7 images' worth of values) give the CIs of one sum
+    over the whole (n_boot, n_images) matrix of int64 draws, exactly."""
+    scores = random_table(3, n_images=40)
+    group = scores[(scores["cam"] == "gradcam") & (scores["severity"] == 1)]
+    key = ("shapes", "cnn", "gradcam", "gaussian", 1)
+    row = robustness_table(group, BY, n_boot=101, seed=4, ci=0.8).iloc[0]
+    per_image = robustness._per_image_sums(
+        robustness._image_keys(group), group["rbo"].to_numpy(float), group["changed"].to_numpy(bool)
+    )
+    draws = image_generator("robustness_bootstrap", 4, *key).integers(0, 40, size=(101, 40))
+    replicates = robustness._statistics(*(total[draws].sum(axis=1) for total in per_image))
+    expected = [np.quantile(values[~np.isnan(values)], (0.1, 0.9)) for values in replicates]
+    for name, (low, high) in zip(("consistency", "responsiveness", "rm"), expected, strict=True):
+        assert (row[f"{name}_lo"], row[f"{name}_hi"]) == (low, high)
+    for block_values in (40, 120, 280):
+        monkeypatch.setattr(robustness, "BOOTSTRAP_BLOCK_VALUES", block_values)
+        pd.testing.assert_series_equal(robustness_table(group, BY, n_boot=101, seed=4, ci=0.8).iloc[0], row)
