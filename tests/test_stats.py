@@ -7,6 +7,8 @@ whose own relative accuracy is ~1e-14, compared at rel 1e-10; effect sizes are r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,3 +221,51 @@ def test_mark_significant_leaves_untested_rows_unknown() -> None:
     assert "significant" not in table.columns
     with pytest.raises(ValueError, match="alpha"):
         mark_significant(table, alpha=5)
+
+
+@pytest.mark.parametrize("layout", ["collected", "one_row_group"])
+def test_tests_on_a_score_file_read_one_group_at_a_time_equal_the_tests_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    from camrobust import pipeline
+
+    scores = scores_table(4, datasets=("shapes", "folder"), noises=("gaussian", "blur"))
+    path = tmp_path / "scores.parquet"
+    if layout == "collected":  # one row group per (dataset, model, noise, cam), as the workflow writes it
+        tables = []
+        for index, (_, table) in enumerate(scores.groupby(pipeline.SCORE_KEYS)):
+            tables.append(tmp_path / f"table-{index}.parquet")
+            table.to_parquet(tables[-1])
+        pipeline.collect_scores(tables, path)
+        assert pq.ParquetFile(path).num_row_groups == 2 * 2 * 3
+    else:
+        scores.to_parquet(path)
+    rows_read: list[int] = []
+    read_row_groups = pq.ParquetFile.read_row_groups
+
+    def counting(self: pq.ParquetFile, *args: object, **kwargs: object) -> object:
+        table = read_row_groups(self, *args, **kwargs)
+        rows_read.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", counting)
+    in_memory = pd.read_parquet(path)
+    for test, group_rows in (
+        (cam_method_tests, 3 * 2 * 12),  # per (dataset, model, noise): CAMs x severities x images
+        (dataset_tests, 2 * 2 * 2 * 12),  # per (model, cam): datasets x noises x severities x images
+        (noise_type_tests, 2 * 2 * 12),
+        (severity_trend, 2 * 12),
+    ):
+        rows_read.clear()
+        from_file, from_memory = test(path), test(in_memory)
+        for file_table, memory_table in zip(
+            from_file if isinstance(from_file, tuple) else (from_file,),
+            from_memory if isinstance(from_memory, tuple) else (from_memory,),
+            strict=True,
+        ):
+            assert len(memory_table) > 0
+            pd.testing.assert_frame_equal(file_table, memory_table, check_exact=True)
+        expected = group_rows if layout == "collected" else len(scores)
+        assert rows_read and max(rows_read) == expected, test.__name__

@@ -6,8 +6,7 @@ from camrobust import stats
 from camrobust.logs import job_log
 
 with job_log(snakemake.log[0], snakemake.threads):
-    scores = pd.read_parquet(snakemake.input[0], columns=list(stats.SCORE_COLUMNS))
-    tables = getattr(stats, snakemake.params.test)(scores)
+    tables = getattr(stats, snakemake.params.test)(snakemake.input[0])  # reads one group at a time
     if isinstance(tables, pd.DataFrame):
         tables = (tables,)
     for table, path in zip(tables, snakemake.output, strict=True):

@@ -1,6 +1,8 @@
 """Statistical tests on the score table (SPEC section 4): pingouin, scikit-posthocs (Nemenyi).
 
-Every function returns a tidy frame with exactly the columns :data:`STATS_COLUMNS`:
+Every test family takes the score table in memory or the path of the collected score file
+(``results/summary/scores.parquet``), which it reads one group of the family at a time. It returns
+a tidy frame with exactly the columns :data:`STATS_COLUMNS`:
 
 - ``family``: cam_method, cam_method_pairwise, dataset, noise_type or severity_trend;
 - ``test``: friedman, wilcoxon, kruskal or spearman;
@@ -31,8 +33,10 @@ blocks and T = sum over blocks and tie groups of (t³ - t)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from itertools import combinations
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -74,12 +78,14 @@ SETS: tuple[str, ...] = ("preserving", "changing")
 SET_MEASURES: dict[str, str] = {"preserving": "consistency (r)", "changing": "responsiveness (1 - r)"}
 """What each set's value measures, as the critical-difference diagrams name it."""
 SUBJECT = ("image_id", "severity")
+#: A score table in memory, or the path of a collected score file (``results/summary/scores.parquet``).
+Scores: TypeAlias = "pd.DataFrame | str | os.PathLike[str]"
 
 
 # --- public tests ----------------------------------------------------------------------------
 
 
-def cam_method_tests(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cam_method_tests(scores: Scores) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CAM methods differ? Per (dataset, model, noise) and set: Friedman over CAMs + Wilcoxon.
 
     Blocks are (image, severity) pairs whose set membership agrees for every CAM (it does not
@@ -87,9 +93,8 @@ def cam_method_tests(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     Pairwise: Wilcoxon signed-rank (pingouin, two-sided) for every pair of CAMs, Holm-corrected
     within the (dataset, model, noise, set); effect size matched-pairs rank-biserial r.
     """
-    _check_scores(scores)
     omnibus, pairwise = [], []
-    for key, group in scores.groupby(["dataset", "model", "noise"], sort=True):
+    for key, group in _groups(scores, ["dataset", "model", "noise"]):
         keys = dict(zip(("dataset", "model", "noise"), key, strict=True))
         for set_name in SETS:
             blocks, note = _blocks(group, "cam", set_name)
@@ -123,15 +128,14 @@ def nemenyi_ranks(
     return pd.Series(ranks, index=cams, name="average_rank"), sp.posthoc_nemenyi_friedman(blocks)
 
 
-def dataset_tests(scores: pd.DataFrame) -> pd.DataFrame:
+def dataset_tests(scores: Scores) -> pd.DataFrame:
     """Datasets differ? Per (model, cam): Kruskal-Wallis across datasets on per-image consistency.
 
     Per-image consistency = mean r over the image's class-preserving rows (all noises and
     severities); images without such rows are left out. Effect size epsilon² = H / (n - 1).
     """
-    _check_scores(scores)
     rows = []
-    for (model, cam), group in scores.groupby(["model", "cam"], sort=True):
+    for (model, cam), group in _groups(scores, ["model", "cam"]):
         preserving = group[~group["changed"].astype(bool) & group["rbo"].notna()]
         per_image = preserving.groupby(["dataset", "image_id"], sort=True)["rbo"].mean().reset_index()
         keys = {"model": model, "cam": cam}
@@ -139,16 +143,15 @@ def dataset_tests(scores: pd.DataFrame) -> pd.DataFrame:
     return _frame(rows, holm_over="all")
 
 
-def noise_type_tests(scores: pd.DataFrame) -> pd.DataFrame:
+def noise_type_tests(scores: Scores) -> pd.DataFrame:
     """Noise types differ? Per (dataset, model, cam) and set: Friedman across noise types.
 
     Blocks are (image, severity) pairs scored under every noise type (matched severity); set
     "all" uses r on every block, "preserving" / "changing" only blocks in that set under
     every noise type (value r / 1 - r). Effect size Kendall's W.
     """
-    _check_scores(scores)
     rows = []
-    for key, group in scores.groupby(["dataset", "model", "cam"], sort=True):
+    for key, group in _groups(scores, ["dataset", "model", "cam"]):
         keys = dict(zip(("dataset", "model", "cam"), key, strict=True))
         for set_name in ("all", *SETS):
             blocks, note = _blocks(group, "noise", set_name)
@@ -156,18 +159,17 @@ def noise_type_tests(scores: pd.DataFrame) -> pd.DataFrame:
     return _frame(rows, holm_over="all")
 
 
-def severity_trend(scores: pd.DataFrame) -> pd.DataFrame:
+def severity_trend(scores: Scores) -> pd.DataFrame:
     """Per (dataset, model, cam, noise): Spearman correlation of r with severity (all rows)."""
-    _check_scores(scores)
     rows = []
-    for key, group in scores.groupby(["dataset", "model", "cam", "noise"], sort=True):
+    for key, group in _groups(scores, ["dataset", "model", "cam", "noise"]):
         keys = dict(zip(("dataset", "model", "cam", "noise"), key, strict=True))
         scored = group[group["rbo"].notna()]
         rows.append(_spearman_row(keys, scored["severity"].to_numpy(float), scored["rbo"].to_numpy(float)))
     return _frame(rows, holm_over="all")
 
 
-def all_tests(scores: pd.DataFrame, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
+def all_tests(scores: Scores, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """Every test family, marked at ``alpha`` (:func:`mark_significant`), under the names of the
     workflow's tables (``results/statistics/<name>.csv``)."""
     omnibus, pairwise = cam_method_tests(scores)
@@ -392,6 +394,30 @@ def _frame(rows: list[dict], holm_over: str) -> pd.DataFrame:
 
 def _join(*notes: str) -> str:
     return "; ".join(note for note in notes if note)
+
+
+def _groups(scores: Scores, keys: list[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    """(key, rows) of every group of ``keys``, in sorted key order. A frame is grouped in memory; a
+    collected score file is read one group at a time (its :data:`SCORE_COLUMNS`, and only the row
+    groups of that group), so memory holds one group, not the whole table."""
+    if isinstance(scores, pd.DataFrame):
+        _check_scores(scores)
+        for key, group in scores.groupby(keys, sort=True):
+            yield (key if isinstance(key, tuple) else (key,)), group
+        return
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(scores)
+    _check_scores(pd.DataFrame(columns=file.schema_arrow.names))
+    row_groups: dict[tuple, list[int]] = {}
+    for index in range(file.num_row_groups):
+        frame = file.read_row_group(index, columns=keys).to_pandas().drop_duplicates()
+        for key in frame.itertuples(index=False, name=None):
+            row_groups.setdefault(key, []).append(index)
+    for key in sorted(row_groups):
+        rows = file.read_row_groups(row_groups[key], columns=list(SCORE_COLUMNS)).to_pandas()
+        selected = np.logical_and.reduce([rows[column].to_numpy() == value for column, value in zip(keys, key)])
+        yield key, rows[selected].reset_index(drop=True)
 
 
 def _check_scores(scores: pd.DataFrame) -> None:
