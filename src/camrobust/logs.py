@@ -20,11 +20,21 @@ def limit_threads(threads: int) -> None:
         os.environ[variable] = str(threads)
 
 
+def peak_rss_mib() -> float:
+    """The peak resident memory of this process so far, in MiB (the kernel's high-water mark)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
 @contextmanager
 def job_log(path: str | os.PathLike[str], threads: int = 1) -> Iterator[logging.Logger]:
     """Send stdout, stderr and the ``camrobust`` logger to ``path``; use ``threads`` torch threads.
 
-    A failing stage's traceback ends up in the log as well as on the console.
+    A failing stage's traceback ends up in the log as well as on the console. The last line says
+    how long the stage took and its peak memory ("peak RSS ... MiB"): exact, where Snakemake's
+    ``benchmark:`` files sample the memory every 0.5 s, then every 30 s.
     """
     limit_threads(threads)
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
@@ -38,10 +48,12 @@ def job_log(path: str | os.PathLike[str], threads: int = 1) -> Iterator[logging.
         try:
             yield logger
         except BaseException:
-            logger.exception("stage failed after %.1f s", time.perf_counter() - started)
+            logger.exception(
+                "stage failed after %.1f s; peak RSS %.1f MiB", time.perf_counter() - started, peak_rss_mib()
+            )
             raise
         else:
-            logger.info("finished in %.1f s", time.perf_counter() - started)
+            logger.info("finished in %.1f s; peak RSS %.1f MiB", time.perf_counter() - started, peak_rss_mib())
         finally:
             logger.removeHandler(handler)
             sys.stdout.flush()
