@@ -11,6 +11,7 @@ import torch
 import xarray as xr
 
 from camrobust import cams, datasets, models, pipeline
+from camrobust.robustness import read_score_groups
 from camrobust.store import open_store, read_array
 from tests.test_datasets import _write_mixed_folder
 
@@ -322,6 +323,6 @@ def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_pa
     for path in (collected, small_groups):
         streamed = pipeline.summarise_robustness(path, ["fgsm"], 50, 0.9, 3, tmp_path / "robustness.csv")
         pd.testing.assert_frame_equal(streamed, expected, check_exact=True)
-        tables = list(pipeline.collected_score_tables(path, ["rbo"]))
-        assert [len(table) for table in tables] == [30] * 8
-        assert all(table[pipeline.SCORE_KEYS].nunique().eq(1).all() for table in tables)
+        groups = list(read_score_groups(path, pipeline.SCORE_KEYS, ["rbo"]))
+        assert [len(table) for _, table in groups] == [30] * 8
+        assert all(set(table[pipeline.SCORE_KEYS].itertuples(index=False, name=None)) == {key} for key, table in groups)

@@ -936,35 +936,15 @@ def summarise_robustness(
     """
     import pandas as pd
 
+    from camrobust.robustness import read_score_groups
+
     parts = [
         _score_table_summary(table, attacks, n_boot, ci, seed)
-        for table in collected_score_tables(scores, SUMMARY_INPUT_COLUMNS)
+        for _, table in read_score_groups(scores, SCORE_KEYS, SUMMARY_INPUT_COLUMNS)
     ]
     summary = _summary_order(pd.concat(parts, ignore_index=True))
     summary.to_csv(out, index=False)
     return summary
-
-
-def collected_score_tables(path: PathLike, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
-    """``columns`` of the collected scores at ``path``, one (dataset, model, noise, cam) table at a
-    time (:func:`collect_scores` writes them one after another)."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    columns = list(dict.fromkeys([*SCORE_KEYS, *columns]))
-    file = pq.ParquetFile(path)
-    pending: list[pd.DataFrame] = []
-    pending_key: tuple | None = None
-    for index in range(file.num_row_groups):
-        frame = file.read_row_group(index, columns=columns).to_pandas()
-        for key, table in frame.groupby(SCORE_KEYS, sort=False):
-            if key != pending_key and pending:
-                yield pd.concat(pending, ignore_index=True)
-                pending = []
-            pending.append(table.reset_index(drop=True))
-            pending_key = key
-    if pending:
-        yield pd.concat(pending, ignore_index=True)
 
 
 def _summary_order(summary: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,8 @@ does not depend on the other groups or their order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -202,3 +203,27 @@ def similarity_summary(scores: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     ).mean()
     summary = summary.reset_index()
     return summary.drop(columns="_all") if not by else summary
+
+
+def read_score_groups(
+    path: str | os.PathLike[str], keys: Sequence[str], columns: Sequence[str]
+) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    """(key, rows) of every group of ``keys`` in a score file, in sorted key order, one group in
+    memory at a time: ``keys`` and ``columns`` of the row groups that hold the key, and only its rows.
+
+    The collected score file has one row group per (dataset, model, noise, cam), so a group of
+    those keys, or of fewer, reads its own row groups only.
+    """
+    import pyarrow.parquet as pq
+
+    keys = list(keys)
+    file = pq.ParquetFile(path)
+    row_groups: dict[tuple, list[int]] = {}
+    for index in range(file.num_row_groups):
+        present = file.read_row_group(index, columns=keys).to_pandas().drop_duplicates()
+        for key in present.itertuples(index=False, name=None):
+            row_groups.setdefault(key, []).append(index)
+    for key in sorted(row_groups):
+        rows = file.read_row_groups(row_groups[key], columns=list(dict.fromkeys([*keys, *columns]))).to_pandas()
+        selected = np.logical_and.reduce([rows[k].to_numpy() == v for k, v in zip(keys, key, strict=True)])
+        yield key, rows[selected].reset_index(drop=True)

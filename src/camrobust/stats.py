@@ -407,17 +407,10 @@ def _groups(scores: Scores, keys: list[str]) -> Iterator[tuple[tuple, pd.DataFra
         return
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(scores)
-    _check_scores(pd.DataFrame(columns=file.schema_arrow.names))
-    row_groups: dict[tuple, list[int]] = {}
-    for index in range(file.num_row_groups):
-        frame = file.read_row_group(index, columns=keys).to_pandas().drop_duplicates()
-        for key in frame.itertuples(index=False, name=None):
-            row_groups.setdefault(key, []).append(index)
-    for key in sorted(row_groups):
-        rows = file.read_row_groups(row_groups[key], columns=list(SCORE_COLUMNS)).to_pandas()
-        selected = np.logical_and.reduce([rows[column].to_numpy() == value for column, value in zip(keys, key)])
-        yield key, rows[selected].reset_index(drop=True)
+    from camrobust.robustness import read_score_groups
+
+    _check_scores(pd.DataFrame(columns=pq.ParquetFile(scores).schema_arrow.names))
+    yield from read_score_groups(scores, keys, SCORE_COLUMNS)
 
 
 def _check_scores(scores: pd.DataFrame) -> None:
