@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from job_startup import best_of  # this script's folder is on sys.path when it runs
 from torch.utils.flop_counter import FlopCounterMode
 
 from camrobust import cams, config, datasets, models, noise, pipeline, segmentation
@@ -101,17 +102,14 @@ def dry_run(config_path: Path, workdir: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def job_counts(config_path: Path, workdir: Path) -> Counter[str]:
-    """Jobs per rule (the job table of ``--quiet rules``, without ``all``)."""
-    lines = dry_run(config_path, workdir, "--quiet", "rules").split("Job stats:")[1].splitlines()
-    counts: Counter[str] = Counter()
-    for line in lines[3:]:
-        rule, _, count = line.partition(" ")
-        if rule == "total":
-            return counts
-        if rule != "all":
-            counts[rule] = int(count)
-    raise ValueError(f"{config_path}: no job table in the dry run")
+def job_counts(dry_run_output: str) -> Counter[str]:
+    """Jobs per rule (the job table of a dry run, without ``all``)."""
+    table = re.search(r"Job stats:\njob\s+count\n[-\s]+\n(.*?)\ntotal", dry_run_output, re.S)
+    if table is None:
+        raise ValueError("no job table in the dry run")
+    counts = Counter({rule: int(count) for rule, count in (line.split() for line in table.group(1).splitlines())})
+    del counts["all"]
+    return counts
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ def plan(config_path: Path, workdir: Path) -> Plan:
     """The jobs and the SLURM-profile submissions of a config."""
     slurm = dry_run(config_path, workdir, "--workflow-profile", str(REPO / "profiles" / "slurm"))
     submissions = Counter(group or rule for group, rule in SUBMISSION.findall(slurm))
-    return Plan(job_counts(config_path, workdir), Counter(MODEL_CAM_JOB.findall(slurm)), submissions)
+    return Plan(job_counts(slurm), Counter(MODEL_CAM_JOB.findall(slurm)), submissions)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -271,9 +269,7 @@ class CpuCost:
 
 def startup_seconds() -> float:
     """Wall time of a bare job process importing torch and the CAM stages, best of 3."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    command = [sys.executable, "-c", "import torch, camrobust.pipeline, camrobust.cams"]
-    return best_time(lambda: subprocess.run(command, env=env, check=True), repeats=3)
+    return best_of("import torch, camrobust.pipeline, camrobust.cams", REPO / "src", repeats=3)
 
 
 def synthetic_scores(n_images: int, severities: int, groups: int) -> Any:
