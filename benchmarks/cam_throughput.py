@@ -168,6 +168,7 @@ def in_fresh_process(args: argparse.Namespace, channel_batch: int) -> float:
 def cams_before(rev: str | None) -> tuple[str, ModuleType]:
     """The cams.py of git revision ``rev`` (default: the parent of the commit that added
     netsplit.py) as a module, with the revision's short hash."""
+
     def git(*command: str) -> str:
         return subprocess.run(["git", *command], cwd=REPO, check=True, capture_output=True, text=True).stdout
 
@@ -261,20 +262,13 @@ def main() -> None:
     family = timed(lambda: ours(model, layer, x, methods), args.repeats, device)
     peer = timed(lambda: theirs(model, layer, x, methods, their_targets), args.repeats, device)
     print(f"one forward+backward                  {fwd_bwd:8.3f} s")
-    print(
-        f"ours: capture + gradient_family (8)   {family:8.3f} s = {family / fwd_bwd:.2f}x one fwd+bwd "
-        "(goal <= 1.5x)"
-    )
-    print(
-        f"pytorch-grad-cam, same 8 methods      {peer:8.3f} s = ours {peer / family:.1f}x faster (goal >= 5x)"
-    )
+    print(f"ours: capture + gradient_family (8)   {family:8.3f} s = {family / fwd_bwd:.2f}x one fwd+bwd (goal <= 1.5x)")
+    print(f"pytorch-grad-cam, same 8 methods      {peer:8.3f} s = ours {peer / family:.1f}x faster (goal >= 5x)")
 
     print(f"\nper method (warm)   {'ours s':>8} {'theirs s':>9} {'theirs/ours':>11} {'ours/fwd+bwd':>12}")
     for name in methods:
         mine = timed(lambda name=name: ours(model, layer, x, [name]), args.repeats, device, False)
-        other = timed(
-            lambda name=name: theirs(model, layer, x, [name], their_targets), args.repeats, device, False
-        )
+        other = timed(lambda name=name: theirs(model, layer, x, [name], their_targets), args.repeats, device, False)
         print(f"{name:19s} {mine:8.3f} {other:9.3f} {other / mine:11.1f} {mine / fwd_bwd:12.2f}")
 
     channels = capture(model, layer, x[:1]).activations.shape[1]
@@ -284,9 +278,7 @@ def main() -> None:
         "fresh process each)"
     )
     for channel_batch in args.score_batches:
-        print(
-            f"ours, channel batch {channel_batch:4d}        {in_fresh_process(args, channel_batch):8.1f} MB"
-        )
+        print(f"ours, channel batch {channel_batch:4d}        {in_fresh_process(args, channel_batch):8.1f} MB")
     print(f"pytorch-grad-cam (N x C masked inputs) {in_fresh_process(args, 0):8.1f} MB")
 
 

@@ -91,9 +91,7 @@ def throughput(model: torch.nn.Module, device: torch.device, args: argparse.Name
             1,
             device,
         )
-        print(
-            f"  {name}, {len(small)} images, channel batch {args.channel_batch}  {len(small) / seconds:9.2f}"
-        )
+        print(f"  {name}, {len(small)} images, channel batch {args.channel_batch}  {len(small) / seconds:9.2f}")
 
 
 def main() -> None:

@@ -59,11 +59,17 @@ def snakemake(workdir: Path, checkout: Path, *args: str) -> subprocess.Completed
     """The workflow of ``checkout`` (its Snakefile and ``src/``) in ``workdir``, import profiling on."""
     env = {**os.environ, "PYTHONPATH": str(checkout / "src"), "PYTHONPROFILEIMPORTTIME": "1"}
     command = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(checkout / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        "--workflow-profile", str(checkout / "profiles" / "local"),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(checkout / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--workflow-profile",
+        str(checkout / "profiles" / "local"),
         *args,
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -110,8 +116,10 @@ def main() -> None:
     args = parser.parse_args()
     checkouts = {"this": REPO, "peer": args.peer.resolve()}
 
-    print(f"bare interpreter: {best_of('pass', REPO / 'src', 5):.3f} s; "
-          f"+ Snakemake script preamble: {best_of(PREAMBLE, REPO / 'src', 5):.3f} s")
+    print(
+        f"bare interpreter: {best_of('pass', REPO / 'src', 5):.3f} s; "
+        f"+ Snakemake script preamble: {best_of(PREAMBLE, REPO / 'src', 5):.3f} s"
+    )
     for name, checkout in checkouts.items():
         env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
         load = subprocess.run([sys.executable, "-c", KERNEL_LOAD], env=env, capture_output=True, text=True, check=True)
@@ -133,7 +141,9 @@ def main() -> None:
                     if (measured := rerun_rule(workdirs[name], checkout, rule)) is not None:
                         figures[name].append(measured)
             job = {name: statistics.median(w for w, _ in jobs) if jobs else math.nan for name, jobs in figures.items()}
-            imports = {name: statistics.median(i for _, i in jobs) if jobs else math.nan for name, jobs in figures.items()}
+            imports = {
+                name: statistics.median(i for _, i in jobs) if jobs else math.nan for name, jobs in figures.items()
+            }
             row = {"rule": rule}
             row |= {f"job s ({name})": job[name] for name in checkouts}
             row |= {f"imports s ({name})": imports[name] for name in checkouts}

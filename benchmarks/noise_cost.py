@@ -45,7 +45,9 @@ def main() -> None:
         cv2.setNumThreads(args.threads)
     except ImportError:
         corrupt_tta = None
-    image = np.rint(transform.resize(data.astronaut(), (args.size, args.size), anti_aliasing=True) * 255).astype(np.uint8)
+    image = np.rint(transform.resize(data.astronaut(), (args.size, args.size), anti_aliasing=True) * 255).astype(
+        np.uint8
+    )
     images = np.repeat(image[None], args.batch, 0)
     ids = [f"{i:04d}" for i in range(args.batch)]
     print(f"{args.size} px, batch {args.batch}, {args.threads} thread(s); CPU ms per image, mean over severities 1-5")

@@ -28,13 +28,21 @@ REPO = Path(__file__).resolve().parents[1]
 def run_workflow(workdir: Path, config: dict, cores: int) -> float:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        "--workflow-profile", str(REPO / "profiles" / "local"),
-        "--cores", str(cores),
-        "--quiet", "all",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "local"),
+        "--cores",
+        str(cores),
+        "--quiet",
+        "all",
     ]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
@@ -89,8 +97,10 @@ def main() -> None:
         print(f"\nwall time ~ {intercept:.1f} s + {slope:.2f} s per image and dataset")
         for n, wall in zip(args.sizes, walls):
             print(f"  N = {n}: measured {wall:.1f} s, linear fit {intercept + slope * n:.1f} s")
-        print(f"ratio wall(N={args.sizes[-1]}) / wall(N={args.sizes[0]}) = {walls[-1] / walls[0]:.2f} "
-              f"for a size ratio of {args.sizes[-1] / args.sizes[0]:.1f}")
+        print(
+            f"ratio wall(N={args.sizes[-1]}) / wall(N={args.sizes[0]}) = {walls[-1] / walls[0]:.2f} "
+            f"for a size ratio of {args.sizes[-1] / args.sizes[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,17 @@ def preset_copy(name: str, n_images: int | None, scratch: Path) -> Path:
 def dry_run(config_path: Path, workdir: Path, *args: str) -> str:
     """Output of ``snakemake -n`` of this checkout on a config, run in ``workdir``."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-n", "--configfile", str(config_path), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "-n",
+        "--configfile",
+        str(config_path),
+        *args,
+    ]
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=True)
     return done.stdout + done.stderr
 
@@ -202,7 +212,11 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
     n = len(images)
 
     def predictions() -> pipeline.Predictions:
-        return next(pipeline.prediction_batches(model, pre.mean, pre.std, condition, labels, "predicted", n, device, progress=False))
+        return next(
+            pipeline.prediction_batches(
+                model, pre.mean, pre.std, condition, labels, "predicted", n, device, progress=False
+            )
+        )
 
     with counted_flops() as counter:
         predicted = predictions()
@@ -226,7 +240,10 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
         activations, gradients = next(job.feature_batches(n, progress=False))
     features_flops = counter.get_total_flops() / n
     features_s = best_time(lambda: next(job.feature_batches(n, progress=False))) / n
-    gradient_maps_s = best_time(lambda: [pipeline.feature_maps(m, activations, gradients) for m in cams.GRADIENT_METHODS], repeats=5) / n
+    gradient_maps_s = (
+        best_time(lambda: [pipeline.feature_maps(m, activations, gradients) for m in cams.GRADIENT_METHODS], repeats=5)
+        / n
+    )
 
     one = on_images(images[:1], predicted.target[:1])
     with counted_flops() as ablation_counter, stopwatch() as ablation_s:
@@ -235,7 +252,18 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
     attack_s, attack_flops = {}, {}
     for attack in noise.ATTACKS:
         with counted_flops() as counter_attack, stopwatch() as seconds:
-            noise.attack(model, images[:1], attack, MEASURED_SEVERITY, 0, ["0"], mean=pre.mean, std=pre.std, batch_size=1, device=device)
+            noise.attack(
+                model,
+                images[:1],
+                attack,
+                MEASURED_SEVERITY,
+                0,
+                ["0"],
+                mean=pre.mean,
+                std=pre.std,
+                batch_size=1,
+                device=device,
+            )
         attack_s[attack], attack_flops[attack] = seconds(), counter_attack.get_total_flops()
     return ArchCost(
         target_layer=target_layer,
@@ -302,7 +330,9 @@ def measure_cpu(images: np.ndarray, noises: list[str], segmentation_method: str,
     noise_s = {}
     for name in noises:
         noise.perturb(images[:1], name, MEASURED_SEVERITY, 0, ids[:1])
-        noise_s[name] = best_time(lambda name=name: noise.perturb(images, name, MEASURED_SEVERITY, 0, ids), repeats=3) / n
+        noise_s[name] = (
+            best_time(lambda name=name: noise.perturb(images, name, MEASURED_SEVERITY, 0, ids), repeats=3) / n
+        )
 
     params = segmentation.chosen_params(size, segmentation_method, None)
     with stopwatch() as segment_s:
@@ -330,7 +360,9 @@ def measure_cpu(images: np.ndarray, noises: list[str], segmentation_method: str,
     score_row_s = best_time(score, repeats=3) / (n * severities)
 
     scores = synthetic_scores(500, severities, 4)
-    summary_row_s = best_time(lambda: pipeline.robustness_summary(scores, ["noise1"], 1000, 0.95, 0), repeats=1) / len(scores)
+    summary_row_s = best_time(lambda: pipeline.robustness_summary(scores, ["noise1"], 1000, 0.95, 0), repeats=1) / len(
+        scores
+    )
     return CpuCost(noise_s, segment_s() / n, score_row_s, summary_row_s, startup_seconds())
 
 
@@ -388,7 +420,9 @@ def preset_costs(
             noisy_rows = n * sum(severities.values())
             stages["prepare_model"].hours += n * arch.forward_s
             stages["prepare_model"].bytes += arch.parameters * 4
-            stages["attack_images (fgsm, pgd)"].hours += sum(n * severities[a] * arch.attack_flops[a] for a in attacks) / flops_per_s
+            stages["attack_images (fgsm, pgd)"].hours += (
+                sum(n * severities[a] * arch.attack_flops[a] for a in attacks) / flops_per_s
+            )
             stages["attack_images (fgsm, pgd)"].bytes += sum(n * severities[a] * (image_bytes + 16) for a in attacks)
             stages["predict_images"].hours += rows * arch.forward_flops / flops_per_s
             stages["predict_images"].bytes += rows * (arch.classes * 4 + 16)
@@ -416,7 +450,9 @@ def preset_costs(
     for cam in ("scorecam", "ablationcam"):
         stages[f"model_cams: {cam}"].jobs = planned.model_cam_jobs[cam]
     if sum(planned.model_cam_jobs.values()) != planned.jobs["model_cams"]:
-        raise ValueError(f"model_cams: {planned.jobs['model_cams']} jobs planned, {dict(planned.model_cam_jobs)} found per CAM")
+        raise ValueError(
+            f"model_cams: {planned.jobs['model_cams']} jobs planned, {dict(planned.model_cam_jobs)} found per CAM"
+        )
     counted.add("model_cams")
     stages["summary, tests, figures"].jobs = sum(count for rule, count in planned.jobs.items() if rule not in counted)
     for name, _, _ in STAGES:
@@ -501,26 +537,37 @@ def submission_table(plans: Mapping[str, Plan]) -> str:
 def arch_table(archs: Mapping[str, ArchCost]) -> str:
     """Measured per-image costs of every architecture."""
     header = [
-        "arch (target layer)", "C x h x w", "forward: s, GFLOP", "features (fwd+bwd): s, GFLOP", "8 gradient maps: s",
-        "AblationCAM: s, GFLOP", "ScoreCAM (est.): GFLOP", *[f"{attack}: s, GFLOP" for attack in noise.ATTACKS],
+        "arch (target layer)",
+        "C x h x w",
+        "forward: s, GFLOP",
+        "features (fwd+bwd): s, GFLOP",
+        "8 gradient maps: s",
+        "AblationCAM: s, GFLOP",
+        "ScoreCAM (est.): GFLOP",
+        *[f"{attack}: s, GFLOP" for attack in noise.ATTACKS],
     ]
     rows = []
     for arch, cost in archs.items():
-        rows.append([
-            f"{arch} (`{cost.target_layer}`)",
-            f"{cost.channels} x {cost.grid[0]} x {cost.grid[1]}",
-            f"{cost.forward_s:.3f}, {cost.forward_flops / 1e9:.1f}",
-            f"{cost.features_s:.3f}, {cost.features_flops / 1e9:.1f}",
-            f"{cost.gradient_maps_s:.4f}",
-            f"{cost.ablation_s:.1f}, {cost.ablation_flops / 1e9:.0f}",
-            f"{cost.scorecam_flops / 1e9:,.0f}",
-            *[f"{cost.attack_s[a]:.2f}, {cost.attack_flops[a] / 1e9:.0f}" for a in noise.ATTACKS],
-        ])
+        rows.append(
+            [
+                f"{arch} (`{cost.target_layer}`)",
+                f"{cost.channels} x {cost.grid[0]} x {cost.grid[1]}",
+                f"{cost.forward_s:.3f}, {cost.forward_flops / 1e9:.1f}",
+                f"{cost.features_s:.3f}, {cost.features_flops / 1e9:.1f}",
+                f"{cost.gradient_maps_s:.4f}",
+                f"{cost.ablation_s:.1f}, {cost.ablation_flops / 1e9:.0f}",
+                f"{cost.scorecam_flops / 1e9:,.0f}",
+                *[f"{cost.attack_s[a]:.2f}, {cost.attack_flops[a] / 1e9:.0f}" for a in noise.ATTACKS],
+            ]
+        )
     return markdown(header, rows)
 
 
 def cpu_table(cpu: CpuCost, segmentation_method: str) -> str:
-    rows = [[f"{name} (severity {MEASURED_SEVERITY})", "(image, severity)", f"{seconds * 1e3:.1f}"] for name, seconds in cpu.noise_s.items()]
+    rows = [
+        [f"{name} (severity {MEASURED_SEVERITY})", "(image, severity)", f"{seconds * 1e3:.1f}"]
+        for name, seconds in cpu.noise_s.items()
+    ]
     rows += [
         [f"segmentation ({segmentation_method})", "image", f"{cpu.segment_s * 1e3:.0f}"],
         ["scoring (upsampling + similarities)", "(image, severity) row", f"{cpu.score_row_s * 1e3:.2f}"],
@@ -571,29 +618,39 @@ def main() -> None:
     costs = {label: preset_costs(configs[label], plans[label], archs, cpu, args.tflops) for label in configs}
 
     load = os.getloadavg()[0]
-    print(f"Scale of the presets ({datetime.date.today().isoformat()}, `benchmarks/scale_table.py`, "
-          f"{time.perf_counter() - started:.0f} s). Measured on {cpu_name()}, {os.cpu_count()} CPUs "
-          f"(load average {load:.1f} during the run), torch {torch.__version__} with {args.threads} torch thread(s), "
-          f"random weights, synthetic 224 px images. The cores were shared with other work: CPU times are the "
-          f"best of 2-5 runs and still likely high.\n")
-    print("- Jobs: `snakemake -n --quiet rules`; sbatch submissions: dry run through `profiles/slurm` "
-          "(group jobs and single jobs; local rules are not submitted).")
-    print(f"- GPU-hours are an ESTIMATE (no GPU is measured): FLOPs of the model passes counted with "
-          f"torch.utils.flop_counter.FlopCounterMode on the stage functions at 224 px, divided by an assumed "
-          f"sustained {args.tflops:g} TFLOP/s, plus the CPU-side work measured inside the job (the 8 gradient "
-          f"maps of the features job) and the measured start-up per job. ScoreCAM: channels x one forward per "
-          f"image (an upper bound). Data loading and store writes are not counted.")
-    print(f"- CPU-hours are measured wall hours on this machine with {args.threads} torch thread(s) (per-item cost x "
-          "items + start-up x jobs); "
-          "`prepare_model` computes its accuracy on the CPU (a forward per evaluation image). Summary, tests, "
-          "figures: the robustness summary per score row and the start-up of every job; the other work of "
-          "those jobs is not measured.")
+    print(
+        f"Scale of the presets ({datetime.date.today().isoformat()}, `benchmarks/scale_table.py`, "
+        f"{time.perf_counter() - started:.0f} s). Measured on {cpu_name()}, {os.cpu_count()} CPUs "
+        f"(load average {load:.1f} during the run), torch {torch.__version__} with {args.threads} torch thread(s), "
+        f"random weights, synthetic 224 px images. The cores were shared with other work: CPU times are the "
+        f"best of 2-5 runs and still likely high.\n"
+    )
+    print(
+        "- Jobs: `snakemake -n --quiet rules`; sbatch submissions: dry run through `profiles/slurm` "
+        "(group jobs and single jobs; local rules are not submitted)."
+    )
+    print(
+        f"- GPU-hours are an ESTIMATE (no GPU is measured): FLOPs of the model passes counted with "
+        f"torch.utils.flop_counter.FlopCounterMode on the stage functions at 224 px, divided by an assumed "
+        f"sustained {args.tflops:g} TFLOP/s, plus the CPU-side work measured inside the job (the 8 gradient "
+        f"maps of the features job) and the measured start-up per job. ScoreCAM: channels x one forward per "
+        f"image (an upper bound). Data loading and store writes are not counted."
+    )
+    print(
+        f"- CPU-hours are measured wall hours on this machine with {args.threads} torch thread(s) (per-item cost x "
+        "items + start-up x jobs); "
+        "`prepare_model` computes its accuracy on the CPU (a forward per evaluation image). Summary, tests, "
+        "figures: the robustness summary per score row and the start-up of every job; the other work of "
+        "those jobs is not measured."
+    )
     precision = configs["paper.yaml"]["features"]["precision"]
-    print(f"- Disk is UNCOMPRESSED (images N x H x W x 3 B per condition-severity, logits classes x 4 B, "
-          f"activations + gradients 2 x C x h x w x {4 if precision == 'float32' else 2} B ({precision}) per "
-          f"image-condition, CAM maps h x w x 4 B, segments H x W x 4 B, scores {SCORE_ROW_BYTES} B per row, "
-          f"the collected score table once more, model weights 4 B per parameter). The stores compress; "
-          f"benchmarks/storage_scaling.py measures compressed sizes.\n")
+    print(
+        f"- Disk is UNCOMPRESSED (images N x H x W x 3 B per condition-severity, logits classes x 4 B, "
+        f"activations + gradients 2 x C x h x w x {4 if precision == 'float32' else 2} B ({precision}) per "
+        f"image-condition, CAM maps h x w x 4 B, segments H x W x 4 B, scores {SCORE_ROW_BYTES} B per row, "
+        f"the collected score table once more, model weights 4 B per parameter). The stores compress; "
+        f"benchmarks/storage_scaling.py measures compressed sizes.\n"
+    )
     print(scale_table(costs, plans, precision))
     print()
     print(submission_table(plans))

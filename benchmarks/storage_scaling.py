@@ -68,13 +68,22 @@ def job_environment() -> dict[str, str]:
 def run_workflow(workdir: Path, config: dict, cores: int) -> float:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
-        sys.executable, "-m", "snakemake", "results/summary/robustness.csv",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"),
-        "--workflow-profile", str(REPO / "profiles" / "local"),
-        "--cores", str(cores),
-        "--quiet", "all",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/summary/robustness.csv",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "local"),
+        "--cores",
+        str(cores),
+        "--quiet",
+        "all",
     ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=job_environment())
@@ -95,10 +104,19 @@ def peak_rss(workdir: Path) -> pd.DataFrame:
             rule = path.relative_to(workdir / "logs").parts[0]
             logged[rule] = max(logged.get(rule, 0.0), float(found[-1]))
     root = workdir / "results" / "benchmarks"
-    sampled = pd.DataFrame([
-        {"rule": path.relative_to(root).parts[0], "max_rss": float(pd.read_csv(path, sep="\t")["max_rss"].iloc[0])}
-        for path in root.rglob("*.tsv")
-    ]).groupby("rule")["max_rss"].max()
+    sampled = (
+        pd.DataFrame(
+            [
+                {
+                    "rule": path.relative_to(root).parts[0],
+                    "max_rss": float(pd.read_csv(path, sep="\t")["max_rss"].iloc[0]),
+                }
+                for path in root.rglob("*.tsv")
+            ]
+        )
+        .groupby("rule")["max_rss"]
+        .max()
+    )
     return pd.DataFrame({"log": pd.Series(logged), "sampled": sampled})
 
 
@@ -138,23 +156,33 @@ def store_table(workdir: Path) -> pd.DataFrame:
                 conditions = shape[0] * (shape[1] if stage not in ("clean images", "segments") else 1)
                 values = math.prod(shape) * (2 if stage == "features" else 1)  # activations + gradients
             label = f"cam maps ({path.stem})" if stage == "cam maps" else stage
-            rows.append({"stage": label, "data": data, "metadata": metadata, "files": files,
-                         "conditions": conditions, "values": values})
+            rows.append(
+                {
+                    "stage": label,
+                    "data": data,
+                    "metadata": metadata,
+                    "files": files,
+                    "conditions": conditions,
+                    "values": values,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def per_stage(stores: pd.DataFrame) -> pd.DataFrame:
     grouped = stores.groupby("stage")
     total = grouped["data"].sum() + grouped["metadata"].sum()
-    return pd.DataFrame({
-        "stores": grouped.size(),
-        "MB": total / 1e6,
-        "bytes/(image,cond)": total / grouped["conditions"].sum(),
-        "data bytes/(image,cond)": grouped["data"].sum() / grouped["conditions"].sum(),
-        "data bytes/value": grouped["data"].sum() / grouped["values"].sum(),
-        "metadata bytes/store": grouped["metadata"].mean(),
-        "files/store": grouped["files"].max(),
-    })
+    return pd.DataFrame(
+        {
+            "stores": grouped.size(),
+            "MB": total / 1e6,
+            "bytes/(image,cond)": total / grouped["conditions"].sum(),
+            "data bytes/(image,cond)": grouped["data"].sum() / grouped["conditions"].sum(),
+            "data bytes/value": grouped["data"].sum() / grouped["values"].sum(),
+            "metadata bytes/store": grouped["metadata"].mean(),
+            "files/store": grouped["files"].max(),
+        }
+    )
 
 
 def layer_shapes(archs: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -166,13 +194,19 @@ def layer_shapes(archs: list[str]) -> dict[str, tuple[int, int, int]]:
     shapes = {}
     for arch in archs:
         model = models.build_model(arch, 1000).eval()
-        captured = cams.capture(model, models.DEFAULT_TARGET_LAYERS[arch], torch.rand(1, 3, 224, 224),
-                                reshape=cams.token_reshape(model, 224))
+        captured = cams.capture(
+            model,
+            models.DEFAULT_TARGET_LAYERS[arch],
+            torch.rand(1, 3, 224, 224),
+            reshape=cams.token_reshape(model, 224),
+        )
         shapes[arch] = tuple(int(x) for x in captured.activations.shape[1:])
     return shapes
 
 
-def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[str, tuple[int, int, int]]) -> pd.DataFrame:
+def project(
+    measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[str, tuple[int, int, int]]
+) -> pd.DataFrame:
     """Disk (GB) and files by stage for ``preset`` at ``n_images``: measured data bytes per stored
     value times the values the preset stores, plus the measured metadata bytes per store."""
     from camrobust.noise import ATTACKS
@@ -190,7 +224,10 @@ def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[st
     grid = sum(h * w for _, h, w in shapes.values())  # summed over the models
     stages = {  # stage: (stored values, stores)
         "images": (
-            n_images * size * size * 3
+            n_images
+            * size
+            * size
+            * 3
             * (1 + sum(severities[n] for n in model_free) + n_models * sum(severities[n] for n in attacks)),
             1 + len(model_free) + n_models * len(attacks),
         ),
@@ -198,10 +235,19 @@ def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[st
         "cam maps": (n_images * conditions * grid * n_cams, n_models * (1 + len(noises)) * n_cams),
         "segments": (n_images * size * size, 1),
         "scores": (n_images * (conditions - 1) * n_models * n_cams, n_models * len(noises) * n_cams),
-        "features": (n_images * conditions * sum(2 * c * h * w for c, h, w in shapes.values()), n_models * (1 + len(noises))),
+        "features": (
+            n_images * conditions * sum(2 * c * h * w for c, h, w in shapes.values()),
+            n_models * (1 + len(noises)),
+        ),
     }
-    source = {"images": "noisy images", "predictions": "predictions", "cam maps": "cam maps",
-              "segments": "segments", "scores": "scores", "features": "features"}
+    source = {
+        "images": "noisy images",
+        "predictions": "predictions",
+        "cam maps": "cam maps",
+        "segments": "segments",
+        "scores": "scores",
+        "features": "features",
+    }
     missing = [stage for stage in stages if source[stage] not in measured.index]
     if missing:  # e.g. no gradient CAM in the run: no features were written
         raise ValueError(f"cannot project: the run wrote no {', '.join(missing)}; run a gradient and a model-pass CAM")
@@ -213,13 +259,16 @@ def project(measured: pd.DataFrame, preset: dict, n_images: int, shapes: dict[st
     features = table.loc["features"]
     rest = table.drop(index="features").sum()
     half = features["bytes"] / 2  # float16 halves the raw bytes of float32
-    extra = pd.DataFrame({
-        "features, float32 kept": features,
-        "features, float16 kept": (half, features["files"]),
-        "total, features float32 kept": rest + features,
-        "total, features float16 kept": (rest["bytes"] + half, rest["files"] + features["files"]),
-        "total, features not kept": rest,
-    }, index=["bytes", "files"]).T
+    extra = pd.DataFrame(
+        {
+            "features, float32 kept": features,
+            "features, float16 kept": (half, features["files"]),
+            "total, features float32 kept": rest + features,
+            "total, features float16 kept": (rest["bytes"] + half, rest["files"] + features["files"]),
+            "total, features not kept": rest,
+        },
+        index=["bytes", "files"],
+    ).T
     table = pd.concat([table.drop(index="features"), extra])
     table["GB"] = table["bytes"] / 1e9
     table["files"] = table["files"].astype(int)
@@ -241,31 +290,43 @@ def main() -> None:
             rss[n], stages[n] = peak_rss(Path(scratch)), per_stage(store_table(Path(scratch)))
         print(f"\nN = {n} images of {args.image_size} px, cams {args.cams}: wall {wall:.0f} s")
         print(stages[n].round(3).to_string())
-        print("peak RSS MiB per rule (job log / Snakemake's samples): "
-              + ", ".join(f"{rule} {row.log:.0f} / {row.sampled:.0f}" for rule, row in rss[n].iterrows()), flush=True)
+        print(
+            "peak RSS MiB per rule (job log / Snakemake's samples): "
+            + ", ".join(f"{rule} {row.log:.0f} / {row.sampled:.0f}" for rule, row in rss[n].iterrows()),
+            flush=True,
+        )
     small, large = args.sizes[0], args.sizes[-1]
     memory = pd.DataFrame({f"peak RSS MiB, N={n}": rss[n]["log"] for n in args.sizes})
     memory["ratio"] = memory.iloc[:, -1] / memory.iloc[:, 0]
     sampled = pd.DataFrame({f"N={n}": rss[n]["sampled"] for n in args.sizes})
     memory[f"sampled ratio N={large} / N={small}"] = sampled.iloc[:, -1] / sampled.iloc[:, 0]
-    print(f"\npeak RSS per rule from the job logs (limit: N={large} at most {RSS_RATIO_LIMIT}x N={small}),"
-          " and the ratio of Snakemake's sampled max_rss")
+    print(
+        f"\npeak RSS per rule from the job logs (limit: N={large} at most {RSS_RATIO_LIMIT}x N={small}),"
+        " and the ratio of Snakemake's sampled max_rss"
+    )
     print(memory.round(2).to_string())
     flat = pd.DataFrame({f"N={n}": stages[n]["data bytes/(image,cond)"] for n in args.sizes})
     flat["ratio"] = flat.iloc[:, -1] / flat.iloc[:, 0]
     print("\narray data bytes per (image, condition) (metadata: a few KB per store at any N)")
     print(flat.round(3).to_string())
-    print(f"\nRSS check: {'pass' if (memory['ratio'] <= RSS_RATIO_LIMIT).all() else 'FAIL'}; "
-          f"flat bytes check: {'pass' if (flat['ratio'] <= 1 + FLAT_TOLERANCE).all() else 'FAIL'}")
+    print(
+        f"\nRSS check: {'pass' if (memory['ratio'] <= RSS_RATIO_LIMIT).all() else 'FAIL'}; "
+        f"flat bytes check: {'pass' if (flat['ratio'] <= 1 + FLAT_TOLERANCE).all() else 'FAIL'}"
+    )
 
     preset = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())
     shapes = layer_shapes([spec["arch"] for spec in preset["models"].values()])
     print("\ntarget-layer shapes (C, h, w) at 224 px: " + ", ".join(f"{a} {s}" for a, s in shapes.items()))
     measured = stages[large]
     n_paper = int(next(iter(preset["datasets"].values()))["n_images"])
-    for label, n_images in ((f"presets/paper.yaml ({n_paper} images)", n_paper), ("ImageNet validation, 50,000 images", 50_000)):
-        print(f"\nprojection: {label}, {len(preset['models'])} models, {len(preset['cams'])} CAMs, "
-              f"{sum(len(v) for v in preset['noises'].values())} noisy conditions")
+    for label, n_images in (
+        (f"presets/paper.yaml ({n_paper} images)", n_paper),
+        ("ImageNet validation, 50,000 images", 50_000),
+    ):
+        print(
+            f"\nprojection: {label}, {len(preset['models'])} models, {len(preset['cams'])} CAMs, "
+            f"{sum(len(v) for v in preset['noises'].values())} noisy conditions"
+        )
         print(project(measured, preset, n_images, shapes).round(3).to_string())
 
 

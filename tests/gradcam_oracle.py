@@ -132,10 +132,7 @@ def gradient_maps(
     targets = predicted_targets(model, inputs)
     maps: dict[str, np.ndarray] = {}
     with ExitStack() as stack:
-        cams = {
-            m: stack.enter_context(PYTORCH_GRAD_CAM[m](model, [layer], reshape_transform=reshape))
-            for m in methods
-        }
+        cams = {m: stack.enter_context(PYTORCH_GRAD_CAM[m](model, [layer], reshape_transform=reshape)) for m in methods}
         outputs = model(inputs.clone().requires_grad_(True))
         sum(target(out) for target, out in zip(targets, outputs, strict=True)).backward()
         for name, cam in cams.items():

@@ -51,9 +51,7 @@ class SlurmCluster:
 
     def run(self, *command: str, check: bool = True, timeout: float = 30) -> str:
         """Run a SLURM client command (sinfo, squeue, scancel, ...) against this cluster."""
-        result = subprocess.run(
-            command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -204,8 +202,7 @@ def _stop(cluster: SlurmCluster) -> None:
         cluster.run("scancel", "--user", "root", check=False)
         deadline = time.monotonic() + 20
         while (
-            time.monotonic() < deadline
-            and cluster.run("squeue", "--noheader", "--states=R,CG,PD", check=False).strip()
+            time.monotonic() < deadline and cluster.run("squeue", "--noheader", "--states=R,CG,PD", check=False).strip()
         ):
             time.sleep(0.5)
     for name in ("slurmd", "slurmctld", "munged"):
@@ -262,9 +259,7 @@ def slurm_cluster(root: Path, claimed_cpus: int = 0, claimed_memory_mb: int = 0)
         )
         _wait_for(socket_path.exists, "munged's socket", 30, cluster)
         _start(cluster, "slurmctld", [_executable("slurmctld"), "-D", "-i", "-f", str(conf)])
-        _wait_for(
-            lambda: cluster.run("scontrol", "ping", check=False).count("UP") > 0, "slurmctld", 60, cluster
-        )
+        _wait_for(lambda: cluster.run("scontrol", "ping", check=False).count("UP") > 0, "slurmctld", 60, cluster)
         _start(cluster, "slurmd", [_executable("slurmd"), "-D", "-N", "localhost", "-f", str(conf)])
         _wait_for(lambda: _node_idle(cluster), "node localhost to be idle", 90, cluster)
         yield cluster

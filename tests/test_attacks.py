@@ -68,9 +68,7 @@ def clean() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return images, labels, [f"{i:06d}" for i in range(len(images))]
 
 
-def run(
-    model: nn.Module, images: np.ndarray, noise: str, severity: int, ids: list[str], **kwargs
-) -> AttackResult:
+def run(model: nn.Module, images: np.ndarray, noise: str, severity: int, ids: list[str], **kwargs) -> AttackResult:
     return attack(model, images, noise, severity, 7, ids, mean=MEAN, std=STD, **kwargs)
 
 
@@ -142,9 +140,7 @@ def test_targets_choose_the_class_to_move_away_from(model, clean) -> None:
     np.testing.assert_array_equal(given.images, default.images)
     other = (default.clean_pred + 1) % 3
     away = run(model, images, "fgsm", 4, ids, targets=other)
-    assert (
-        clean_class_loss(model, away.images, other) > clean_class_loss(model, images, other)
-    ).mean() >= 0.9
+    assert (clean_class_loss(model, away.images, other) > clean_class_loss(model, images, other)).mean() >= 0.9
     with pytest.raises(ValueError, match="targets"):
         run(model, images, "pgd", 3, ids, targets=labels[:3])
 

@@ -49,7 +49,11 @@ def tiny_config() -> dict:
     ("model", "key", "named"),
     [
         ({"kind": "python", "target_layer": "0"}, "models.vgg.factory", "required"),
-        ({"kind": "python", "factory": "tests.byo_plugins:nothing", "target_layer": "0"}, "models.vgg.factory", "defines no 'nothing'"),
+        (
+            {"kind": "python", "factory": "tests.byo_plugins:nothing", "target_layer": "0"},
+            "models.vgg.factory",
+            "defines no 'nothing'",
+        ),
         ({"kind": "python", "factory": "tests.byo_plugins:grey_cnn"}, "models.vgg.target_layer", "required"),
         (
             {"kind": "python", "factory": "tests.byo_plugins:grey_cnn", "target_layer": "0"},

@@ -136,9 +136,7 @@ def test_scorecam_by_hand() -> None:
 def test_explicit_targets_by_hand() -> None:
     # Image 0 for class 1: g = .1 everywhere -> gradcam .1 (A0 + A1) = [[.2,.1],[.3,.4]] -> (x - .1) / .3
     cams = compute_cams(hand_net(), "0", hand_inputs(), ["gradcam"], targets=torch.tensor([1, 0]))
-    torch.testing.assert_close(
-        cams["gradcam"][0], upsampled([[1 / 3, 0.0], [2 / 3, 1.0]]), atol=HAND_TOL, rtol=0
-    )
+    torch.testing.assert_close(cams["gradcam"][0], upsampled([[1 / 3, 0.0], [2 / 3, 1.0]]), atol=HAND_TOL, rtol=0)
 
 
 def small_cnn() -> nn.Module:
@@ -268,9 +266,7 @@ def test_token_reshape_vit_swin_and_cnn() -> None:
     with pytest.raises(ValueError, match=r"ViT tokens: expected \(N, 17, C\)"):
         to_maps(torch.randn(2, 10, 16))
 
-    swin = SwinTransformer(
-        patch_size=[4, 4], embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=[2, 2]
-    )
+    swin = SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=[2, 2])
     hwc = torch.randn(2, 3, 5, 16)
     assert torch.equal(token_reshape(swin, 24)(hwc), hwc.permute(0, 3, 1, 2))
     assert token_reshape(resnet18(), 64) is None

@@ -60,7 +60,10 @@ def test_planning_imports_neither_torch_nor_torchvision(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--directory", str(tmp_path)]
         + ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=300,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
@@ -74,7 +77,11 @@ def test_planning_imports_neither_torch_nor_torchvision(tmp_path: Path) -> None:
         (lambda c: c["datasets"]["shapes_plain"].update(n_image=5), "datasets.shapes_plain.n_image", "n_images"),
         (lambda c: c["models"]["small_resnet"].update(epoch=3), "models.small_resnet.epoch", "epochs"),
         (lambda c: c["segmentation"].update(methd="slic"), "segmentation.methd", "method"),
-        (lambda c: c["noises"].update(gaussian_noise={"severities": [1], "param": [0.1]}), "noises.gaussian_noise.param", "params"),
+        (
+            lambda c: c["noises"].update(gaussian_noise={"severities": [1], "param": [0.1]}),
+            "noises.gaussian_noise.param",
+            "params",
+        ),
         (lambda c: c.update(metrc={}), "metrc", "metric"),
         (lambda c: c.update(cams=["gradcm"]), "cams.0", "gradcam"),
         (lambda c: c["noises"].update(gausian_noise=[1]), "noises", "gaussian_noise"),

@@ -120,7 +120,9 @@ def oracle_draws(name: str, severity: int, image: np.ndarray, draws: int = DRAWS
     return np.stack(outputs)
 
 
-def assert_same_statistics(name: str, severity: int, image: np.ndarray, allowance: float = 1.0, draws: int = DRAWS) -> None:
+def assert_same_statistics(
+    name: str, severity: int, image: np.ndarray, allowance: float = 1.0, draws: int = DRAWS
+) -> None:
     """Means and spreads agree within ``allowance`` grey levels (the per-pixel agreement of the
     deterministic steps bounds both statistics' shift by it) plus 4 combined standard errors."""
     ours = perturb(np.repeat(image[None], draws, 0), name, severity, 0, [f"{k:04d}" for k in range(draws)])
@@ -145,7 +147,9 @@ def test_deterministic_corruptions_equal_the_oracle_within_one_grey_level(name: 
 @pytest.mark.usefixtures("imagenet_c_oracle")
 @pytest.mark.parametrize("severity", SEVERITIES)
 @pytest.mark.parametrize("name", RANDOM)
-def test_random_corruptions_match_the_oracle_statistics(name: str, severity: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_random_corruptions_match_the_oracle_statistics(
+    name: str, severity: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if name == "fog":  # corrupt-tta calls plasma_fractal without ImageNet-C's wibble decay
         decay = NOISES["fog"].params[severity - 1][1]
         monkeypatch.setattr(oracle, "plasma_fractal", functools.partial(oracle.plasma_fractal, wibbledecay=decay))

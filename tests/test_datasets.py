@@ -85,12 +85,9 @@ def test_masks_cover_the_uniformly_coloured_object(variant: str) -> None:
 def test_cluttered_background_varies_more_than_plain() -> None:
     plain = generate_shapes(24, 64, "plain", seed=2)
     cluttered = generate_shapes(24, 64, "cluttered", seed=2)
-    plain_std = [
-        image[~mask].astype(float).std(axis=0).mean() for image, mask in zip(plain.images, plain.masks)
-    ]
+    plain_std = [image[~mask].astype(float).std(axis=0).mean() for image, mask in zip(plain.images, plain.masks)]
     cluttered_std = [
-        image[~mask].astype(float).std(axis=0).mean()
-        for image, mask in zip(cluttered.images, cluttered.masks)
+        image[~mask].astype(float).std(axis=0).mean() for image, mask in zip(cluttered.images, cluttered.masks)
     ]
     assert max(plain_std) == 0.0
     assert min(cluttered_std) > 5.0
@@ -295,7 +292,13 @@ def test_folder_chunks_join_to_the_staged_set_with_the_expected_picks(
     broken_path = str(tmp_path / "dog" / "broken.png")
     if not broken:
         (tmp_path / "dog" / "broken.png").unlink()
-    spec = {"kind": "imagefolder", "root": str(tmp_path), "n_images": n_images, "image_size": 32, "skip_corrupt": broken}
+    spec = {
+        "kind": "imagefolder",
+        "root": str(tmp_path),
+        "n_images": n_images,
+        "image_size": 32,
+        "skip_corrupt": broken,
+    }
     all_ids = sorted(expected) if not broken else sorted([*expected, "dog/broken.png"])
     all_labels = np.array([0 if i.startswith("cat/") else 1 for i in all_ids])
     unreadable = {"dog/broken.png"} if broken else set()
@@ -442,9 +445,7 @@ def test_cifar10_download_fails_fast_with_placement(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("offline")
 def test_imagenette_download_fails_fast_with_placement(tmp_path: Path) -> None:
     started = time.perf_counter()
-    with pytest.raises(
-        DownloadError, match=rf"imagenette2-160\.tgz.*extracted folder at {tmp_path}/imagenette2-160/"
-    ):
+    with pytest.raises(DownloadError, match=rf"imagenette2-160\.tgz.*extracted folder at {tmp_path}/imagenette2-160/"):
         stage_dataset({"kind": "imagenette", "root": str(tmp_path)}, "eval", seed=0)
     assert time.perf_counter() - started < 10
 

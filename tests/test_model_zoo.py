@@ -91,9 +91,7 @@ def test_default_target_layer_and_gradient_cams(arch: str) -> None:
 @pytest.mark.slow
 def test_every_cam_method_runs_on_resnet18() -> None:
     model = zoo_model("resnet18", 64)
-    maps = compute_cams(
-        model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512
-    )
+    maps = compute_cams(model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512)
     _assert_maps(maps, CAM_METHODS, 64)
     _assert_some_map_varies({name: maps[name] for name in MODEL_METHODS})
 

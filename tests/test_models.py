@@ -68,9 +68,7 @@ def test_small_cnn_reaches_90_percent_held_out(arch: str, variant: str) -> None:
     assert (metrics["n_train"], metrics["n_val"], metrics["epochs"]) == (540, 60, 8)
     assert metrics["val_accuracy"] >= 0.9
     assert not model.training
-    accuracy = evaluate_accuracy(
-        model, evaluation.images, evaluation.labels, mean=SMALL_CNN_MEAN, std=SMALL_CNN_STD
-    )
+    accuracy = evaluate_accuracy(model, evaluation.images, evaluation.labels, mean=SMALL_CNN_MEAN, std=SMALL_CNN_STD)
     assert accuracy >= 0.9
 
 
@@ -80,9 +78,7 @@ def test_same_seed_gives_identical_weights(arch: str) -> None:
 
     def trained(seed: int) -> dict[str, torch.Tensor]:
         model = build_model(arch, 6, seed=seed)
-        train_model(
-            model, data.images, data.labels, epochs=2, batch_size=16, lr=1e-2, seed=seed, progress=False
-        )
+        train_model(model, data.images, data.labels, epochs=2, batch_size=16, lr=1e-2, seed=seed, progress=False)
         return model.state_dict()
 
     first, second, other = trained(0), trained(0), trained(1)
@@ -170,9 +166,7 @@ def test_resolve_layer_error_lists_valid_paths() -> None:
 
 
 def test_unknown_arch_lists_allowed() -> None:
-    with pytest.raises(
-        ValueError, match="arch: 'alexnet' unknown; allowed: small_vgg, small_resnet, resnet18"
-    ):
+    with pytest.raises(ValueError, match="arch: 'alexnet' unknown; allowed: small_vgg, small_resnet, resnet18"):
         build_model("alexnet", 10)
 
 
@@ -191,9 +185,7 @@ def test_state_dict_and_torchscript_checkpoints_reproduce_outputs(tmp_path: Path
     with torch.no_grad():
         reference = model(x)
         torch.save(model.state_dict(), tmp_path / "plain.pt")
-        torch.save(
-            {"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "nested.pt"
-        )
+        torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "nested.pt")
         torch.jit.save(torch.jit.script(model), tmp_path / "scripted.pt")
         for name in ("plain.pt", "nested.pt", "scripted.pt"):
             loaded = load_checkpoint(tmp_path / name, "small_resnet", 6)
@@ -209,9 +201,7 @@ def test_state_dict_and_torchscript_checkpoints_reproduce_outputs(tmp_path: Path
 def test_load_model_from_card(tmp_path: Path) -> None:
     model = build_model("small_vgg", 4, seed=2).eval()
     torch.save(model.state_dict(), tmp_path / "weights.pt")
-    card = ModelCard(
-        "small_vgg", "trained", 4, "features.13", 32, SMALL_CNN_MEAN, SMALL_CNN_STD, list("abcd")
-    )
+    card = ModelCard("small_vgg", "trained", 4, "features.13", 32, SMALL_CNN_MEAN, SMALL_CNN_STD, list("abcd"))
     loaded = load_model(card, tmp_path / "weights.pt", "cpu")
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -234,9 +224,7 @@ def test_pretrained_weights_offline_name_the_file(offline_torch_home: Path) -> N
     target = offline_torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     with pytest.raises(WeightsDownloadError, match=rf"place it at {target}"):
         build_model("resnet18", 1000, weights="DEFAULT")
-    with pytest.raises(
-        ValueError, match="weights: 'IMAGENET' unknown for resnet18; allowed: DEFAULT, IMAGENET1K_V1"
-    ):
+    with pytest.raises(ValueError, match="weights: 'IMAGENET' unknown for resnet18; allowed: DEFAULT, IMAGENET1K_V1"):
         build_model("resnet18", 1000, weights="IMAGENET")
 
 

@@ -37,9 +37,7 @@ def textured(n: int = 3, size: int = 32, seed: int = 0) -> np.ndarray:
     """Smooth random colour images (N, size, size, 3) uint8."""
     rng = np.random.default_rng(seed)
     raw = rng.integers(0, 256, (n, size, size, 3)).astype(np.float64)
-    return (
-        np.rint(scipy.ndimage.gaussian_filter(raw, (0, 1.5, 1.5, 0)) * 2 - 128).clip(0, 255).astype(np.uint8)
-    )
+    return np.rint(scipy.ndimage.gaussian_filter(raw, (0, 1.5, 1.5, 0)) * 2 - 128).clip(0, 255).astype(np.uint8)
 
 
 def image_ids(n: int, start: int = 0) -> list[str]:
@@ -149,9 +147,7 @@ def test_brightness_equals_skimage_hsv_round_trip(severity: int) -> None:
         hsv = color.rgb2hsv(image / 255)
         hsv[..., 2] = np.clip(hsv[..., 2] + c, 0, 1)
         expected.append(to_uint8(color.hsv2rgb(hsv)))
-    np.testing.assert_array_equal(
-        perturb(images, "brightness", severity, 0, image_ids(3)), np.stack(expected)
-    )
+    np.testing.assert_array_equal(perturb(images, "brightness", severity, 0, image_ids(3)), np.stack(expected))
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
@@ -177,9 +173,7 @@ def test_gaussian_blur_equals_scipy_per_channel(severity: int, size: int) -> Non
     reference = np.empty_like(x)
     for i in range(len(x)):
         for channel in range(3):  # skimage.filters.gaussian's default border is 'nearest'
-            reference[i, ..., channel] = scipy.ndimage.gaussian_filter(
-                x[i, ..., channel], sigma, mode="nearest"
-            )
+            reference[i, ..., channel] = scipy.ndimage.gaussian_filter(x[i, ..., channel], sigma, mode="nearest")
     out = perturb(images, "gaussian_blur", severity, 0, image_ids(3))
     np.testing.assert_array_equal(out, to_uint8(reference))
 
@@ -200,9 +194,7 @@ def direct_defocus_kernel(radius: float, alias: float) -> np.ndarray:
     kernel = np.zeros_like(disk)
     for i, di in enumerate(offsets):
         for j, dj in enumerate(offsets):
-            kernel += (
-                weights[i] * weights[j] * padded[half + di : half + di + size, half + dj : half + dj + size]
-            )
+            kernel += weights[i] * weights[j] * padded[half + di : half + di + size, half + dj : half + dj + size]
     return kernel
 
 
@@ -303,9 +295,7 @@ def test_output_independent_of_batch_size_and_job_split(noise: str) -> None:
     )
     np.testing.assert_array_equal(whole, single)
     np.testing.assert_array_equal(whole, split)
-    np.testing.assert_array_equal(
-        whole[::-1], perturb(images[::-1], noise, 3, 11, ids[::-1], namespace="shapes")
-    )
+    np.testing.assert_array_equal(whole[::-1], perturb(images[::-1], noise, 3, 11, ids[::-1], namespace="shapes"))
     np.testing.assert_array_equal(
         whole[[6, 2]], perturb(images[[6, 2]], noise, 3, 11, [ids[6], ids[2]], namespace="shapes")
     )

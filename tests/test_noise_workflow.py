@@ -30,7 +30,6 @@ def test_every_noise_at_severity_3_runs_end_to_end(tmp_path: Path, tiny_config: 
     assert set(summary["severity"]) == {"3", "all"}
     assert (summary["n_same"] + summary["n_changed"] + summary["n_nan"] == 12).all()  # the 12 eval images
     for name in registry.PIXEL_NOISES:
-
         stored = np.asarray(zarr.open_group(tmp_path / f"results/noisy/tiny/{name}.zarr", mode="r")["images"])
         assert stored.shape == (12, 1, 32, 32, 3) and stored.dtype == np.uint8
     # the figure: a row per pixel noise (21) and 6 columns, each cell at least 32 px tall

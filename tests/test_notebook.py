@@ -61,7 +61,10 @@ def test_evaluate_with_plugins_scores_an_unchanged_image_as_identical(
         assert row["consistency"] == pytest.approx(1, rel=0, abs=bound)
         assert np.isnan(row["responsiveness"])
         assert row["reason"] == "no class-changing pairs"
-    assert result.segmentation == {"method": "quickshift", "params": {"kernel_size": 1.0, "max_dist": 6.0, "ratio": 0.2}}
+    assert result.segmentation == {
+        "method": "quickshift",
+        "params": {"kernel_size": 1.0, "max_dist": 6.0, "ratio": 0.2},
+    }
     assert result.n_regions.tolist() == scores.loc[unchanged.index, "n_regions"].iloc[:6].tolist()
 
 
@@ -111,7 +114,9 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
     assert list(result.summary.columns) == list(workflow.columns)
     numeric = workflow.select_dtypes("number").columns
     assert len(numeric) == len(workflow.columns) - 6  # all but dataset, model, cam, noise, severity, reason
-    np.testing.assert_allclose(result.summary[numeric].to_numpy(float), workflow[numeric].to_numpy(float), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        result.summary[numeric].to_numpy(float), workflow[numeric].to_numpy(float), rtol=0, atol=1e-9
+    )
     text = ["dataset", "model", "cam", "noise", "severity", "reason"]
     pd.testing.assert_frame_equal(result.summary[text], workflow[text].fillna(""))
 

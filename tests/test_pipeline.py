@@ -32,15 +32,23 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     model = models.build_model("small_vgg", 6, seed=0).eval()
     torch.save(model.state_dict(), paths["weights"])
     models.ModelCard(
-        arch="small_vgg", source="trained", num_classes=6, target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=SIZE, mean=models.SMALL_CNN_MEAN, std=models.SMALL_CNN_STD, class_names=[str(i) for i in range(6)],
+        arch="small_vgg",
+        source="trained",
+        num_classes=6,
+        target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
+        input_size=SIZE,
+        mean=models.SMALL_CNN_MEAN,
+        std=models.SMALL_CNN_STD,
+        class_names=[str(i) for i in range(6)],
     ).to_json(paths["card"])
     pipeline.perturb_images(paths["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", paths["noisy"])
     pipeline.segment_images(paths["eval"], "slic", None, paths["segments"])
     model_files = {"card_path": paths["card"], "weights_path": paths["weights"], "device": "cpu"}
     for condition, images in (("clean", paths["eval"]), ("noisy", paths["noisy"])):
         predictions, features = paths[f"{condition}_pred"], paths[f"{condition}_feat"]
-        pipeline.predict_images(images, paths["eval"], target_mode="predicted", batch_size=32, out=predictions, **model_files)
+        pipeline.predict_images(
+            images, paths["eval"], target_mode="predicted", batch_size=32, out=predictions, **model_files
+        )
         maps = {method: root / f"{condition}_{method}.zarr" for method in ("gradcam", "eigencam")}
         pipeline.extract_features(
             images, predictions, batch_size=32, precision="float32", out=features, cam_stores=maps, **model_files
@@ -123,8 +131,15 @@ def test_model_maps_on_read_equal_the_full_resolution_path(
     """pixel_maps(raw store) vs cams.model_cams on the same batch: equal to the last bit."""
     out = tmp_path / f"{method}.zarr"
     pipeline.model_cam_maps(
-        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
-        method, batch_size=32, channel_batch_size=7, device="cpu", out=out,
+        stage_inputs["noisy"],
+        stage_inputs["noisy_pred"],
+        stage_inputs["card"],
+        stage_inputs["weights"],
+        method,
+        batch_size=32,
+        channel_batch_size=7,
+        device="cpu",
+        out=out,
     )
     model, card = pipeline.load_model(stage_inputs["card"], stage_inputs["weights"], "cpu")
     images = read_array(stage_inputs["noisy"], "images").reshape(-1, SIZE, SIZE, 3)
@@ -132,7 +147,9 @@ def test_model_maps_on_read_equal_the_full_resolution_path(
     targets = torch.from_numpy(read_array(stage_inputs["noisy_pred"], "target").reshape(-1))
     previous = cams.model_cams(model, card.target_layer, inputs, targets, [method], batch_size=7)[method].numpy()
     np.testing.assert_array_equal(pipeline.pixel_maps(open_store(out), slice(None)).reshape(-1, SIZE, SIZE), previous)
-    assert np.array_equal(pipeline.pixel_maps(open_store(out), [7, 2]), pipeline.pixel_maps(open_store(out), slice(None))[[7, 2]])
+    assert np.array_equal(
+        pipeline.pixel_maps(open_store(out), [7, 2]), pipeline.pixel_maps(open_store(out), slice(None))[[7, 2]]
+    )
 
 
 def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -141,21 +158,35 @@ def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_pa
     tables = []
     for chunk in (1, 7, N_IMAGES):
         root = tmp_path / str(chunk)
-        pipeline.perturb_images(stage_inputs["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", root / "noisy.zarr", chunk_size=chunk)
+        pipeline.perturb_images(
+            stage_inputs["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", root / "noisy.zarr", chunk_size=chunk
+        )
         pipeline.segment_images(stage_inputs["eval"], "slic", None, root / "segments.zarr", chunk_size=chunk)
-        pipeline.gradient_cam_maps(stage_inputs["noisy_feat"], "gradcam", (SIZE, SIZE), root / "gradcam.zarr", chunk_size=chunk)
+        pipeline.gradient_cam_maps(
+            stage_inputs["noisy_feat"], "gradcam", (SIZE, SIZE), root / "gradcam.zarr", chunk_size=chunk
+        )
         for name, stores in written.items():
             stores.append(_store_files(root / f"{name}.zarr"))
         pipeline.score_cams(
-            stage_inputs["eval"], stage_inputs["segments"], stage_inputs["clean_pred"], stage_inputs["noisy_pred"],
-            stage_inputs["clean_gradcam"], stage_inputs["noisy_gradcam"], {"cam": "gradcam"}, 0.9, 0.2,
-            root / "scores.parquet", chunk_size=chunk,
+            stage_inputs["eval"],
+            stage_inputs["segments"],
+            stage_inputs["clean_pred"],
+            stage_inputs["noisy_pred"],
+            stage_inputs["clean_gradcam"],
+            stage_inputs["noisy_gradcam"],
+            {"cam": "gradcam"},
+            0.9,
+            0.2,
+            root / "scores.parquet",
+            chunk_size=chunk,
         )
         table = pd.read_parquet(root / "scores.parquet").sort_values(["severity", "image_id"], ignore_index=True)
         tables.append(table)
     for name, stores in written.items():
         assert stores[0] == stores[1] == stores[2], name
-    assert np.array_equal(written["noisy"][0]["images/c/0/0/0/0/0"], _store_files(stage_inputs["noisy"])["images/c/0/0/0/0/0"])
+    assert np.array_equal(
+        written["noisy"][0]["images/c/0/0/0/0/0"], _store_files(stage_inputs["noisy"])["images/c/0/0/0/0/0"]
+    )
     assert len(tables[0]) == 2 * N_IMAGES
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
     pd.testing.assert_frame_equal(tables[0], tables[2], check_exact=True)
@@ -179,10 +210,20 @@ def test_features_job_maps_equal_the_maps_from_its_stored_features(
     """Every built-in gradient-family map written by the features job (model batches of 3) equals
     the one computed later from its float32 store (one chunk): each map comes from its image's
     own slices, whichever images share the batch (one thread)."""
-    features, maps = tmp_path / "features.zarr", {method: tmp_path / f"{method}.zarr" for method in cams.GRADIENT_METHODS}
+    features, maps = (
+        tmp_path / "features.zarr",
+        {method: tmp_path / f"{method}.zarr" for method in cams.GRADIENT_METHODS},
+    )
     pipeline.extract_features(
-        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
-        batch_size=3, precision="float32", device="cpu", out=features, cam_stores=maps,
+        stage_inputs["noisy"],
+        stage_inputs["noisy_pred"],
+        stage_inputs["card"],
+        stage_inputs["weights"],
+        batch_size=3,
+        precision="float32",
+        device="cpu",
+        out=features,
+        cam_stores=maps,
     )
     for method, path in maps.items():
         later = tmp_path / f"{method}-later.zarr"
@@ -216,8 +257,15 @@ def test_float16_features_change_maps_within_half_precision(stage_inputs: dict[s
     """float16 keeps about 3 significant digits: maps (in [0, 1]) move by well under 1e-2."""
     half = tmp_path / "half.zarr"
     pipeline.extract_features(
-        stage_inputs["noisy"], stage_inputs["noisy_pred"], stage_inputs["card"], stage_inputs["weights"],
-        batch_size=32, precision="float16", device="cpu", out=half, cam_stores={},
+        stage_inputs["noisy"],
+        stage_inputs["noisy_pred"],
+        stage_inputs["card"],
+        stage_inputs["weights"],
+        batch_size=32,
+        precision="float16",
+        device="cpu",
+        out=half,
+        cam_stores={},
     )
     assert open_store(half)["activations"].dtype == np.float16
     pipeline.gradient_cam_maps(half, "gradcam", (SIZE, SIZE), tmp_path / "gradcam.zarr")
@@ -244,12 +292,21 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
         predictions[batch_size] = tmp_path / f"pred-{batch_size}.zarr"
         features[batch_size] = tmp_path / f"features-{batch_size}.zarr"
         pipeline.predict_images(
-            stage_inputs["noisy"], stage_inputs["eval"], target_mode="predicted", batch_size=batch_size,
-            out=predictions[batch_size], **model_files,
+            stage_inputs["noisy"],
+            stage_inputs["eval"],
+            target_mode="predicted",
+            batch_size=batch_size,
+            out=predictions[batch_size],
+            **model_files,
         )
         pipeline.extract_features(
-            stage_inputs["noisy"], predictions[batch_size], batch_size=batch_size, precision="float32",
-            out=features[batch_size], cam_stores={}, **model_files,
+            stage_inputs["noisy"],
+            predictions[batch_size],
+            batch_size=batch_size,
+            precision="float32",
+            out=features[batch_size],
+            cam_stores={},
+            **model_files,
         )
     for name in ("pred", "target"):
         assert np.array_equal(read_array(predictions[32], name), read_array(predictions[3], name))
@@ -264,8 +321,13 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
             # image by image: one clean forward, then forwards of 7 of its channels (the last of 1):
             # the same operations on the same values, whichever images share the batch
             pipeline.model_cam_maps(
-                stage_inputs["noisy"], predictions[batch_size], method=method, batch_size=batch_size,
-                channel_batch_size=7, out=out, **model_files,
+                stage_inputs["noisy"],
+                predictions[batch_size],
+                method=method,
+                batch_size=batch_size,
+                channel_batch_size=7,
+                out=out,
+                **model_files,
             )
         else:
             # from the same features: each map comes from its image's own slices, reduced over
@@ -286,13 +348,18 @@ def test_overlay_selection_mixes_changed_and_kept_images() -> None:
 def _random_score_table(dataset: str, model: str, noise: str, cam: str, rng: np.random.Generator) -> pd.DataFrame:
     n_images, severities = 15, [1, 3]
     rows = n_images * len(severities)
-    table = pd.DataFrame({
-        "dataset": dataset, "model": model, "noise": noise, "cam": cam,
-        "severity": np.repeat(severities, n_images),
-        "image_id": [f"img-{i:03d}" for i in range(n_images)] * len(severities),
-        "changed": rng.random(rows) < 0.3,
-        "n_regions": rng.integers(5, 30, rows),
-    })
+    table = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "model": model,
+            "noise": noise,
+            "cam": cam,
+            "severity": np.repeat(severities, n_images),
+            "image_id": [f"img-{i:03d}" for i in range(n_images)] * len(severities),
+            "changed": rng.random(rows) < 0.3,
+            "n_regions": rng.integers(5, 30, rows),
+        }
+    )
     for column in pipeline.SCORE_COLUMNS:
         table[column] = rng.random(rows)
     table.loc[rng.random(rows) < 0.05, "rbo"] = np.nan

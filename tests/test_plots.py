@@ -81,12 +81,7 @@ def test_cam_colors_are_fixed_per_method_whatever_the_subset() -> None:
     assert subset == {"scorecam": everything["scorecam"], "gradcam": everything["gradcam"]}
     spellings = plots.cam_colors(["GradCAM++", "gradcam_pp", "GradCAMPlusPlus", "Grad-CAM"])
     assert set(spellings.values()) == {everything["gradcampp"], everything["gradcam"]}
-    assert (
-        spellings["GradCAM++"]
-        == spellings["gradcam_pp"]
-        == spellings["GradCAMPlusPlus"]
-        == everything["gradcampp"]
-    )
+    assert spellings["GradCAM++"] == spellings["gradcam_pp"] == spellings["GradCAMPlusPlus"] == everything["gradcampp"]
     assert plots.cam_colors(["mynewcam"])["mynewcam"] == plots.cam_colors(["x", "mynewcam"])["mynewcam"]
 
 
@@ -170,9 +165,7 @@ def test_ranking_agreement_kendall_tau_hand_checked(tmp_path: Path) -> None:
 def test_ranking_agreement_one_panel_per_dataset_model(tmp_path: Path) -> None:
     rm = {"gradcam": 0.3, "scorecam": 0.5}
     sims = {"spearman": {"gradcam": 0.9, "scorecam": 0.2}}
-    summary = pd.concat(
-        [summary_rows("shapes", "democnn", rm, sims), summary_rows("cifar10", "resnet18", rm, sims)]
-    )
+    summary = pd.concat([summary_rows("shapes", "democnn", rm, sims), summary_rows("cifar10", "resnet18", rm, sims)])
     table = plots.ranking_agreement(summary, tmp_path / "agreement.png")
     assert_png(tmp_path / "agreement.png")
     assert sorted(set(zip(table["dataset"], table["model"]))) == [

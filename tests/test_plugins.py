@@ -23,7 +23,9 @@ def tiny_config() -> dict:
 
 def with_plugins(config: dict, cam: dict | None = None, noise: dict | None = None) -> dict:
     config = copy.deepcopy(config)
-    config["cam_plugins"] = {"poscam": cam or {"function": "tests.byo_plugins:positive_gradient_cam", "uses": "features"}}
+    config["cam_plugins"] = {
+        "poscam": cam or {"function": "tests.byo_plugins:positive_gradient_cam", "uses": "features"}
+    }
     config["noise_plugins"] = {"salt": noise or {"function": "tests.byo_plugins:salt", "params": [0.05, 0.1, 0.2]}}
     config["cams"] = [*config["cams"], "poscam"]
     config["noises"]["salt"] = [1, 3]
@@ -40,9 +42,21 @@ def test_plugin_names_are_valid_cams_and_noises(tiny_config: dict) -> None:
     [
         (lambda c: c["noises"].update(salt=[4]), "noises.salt", "1..3"),
         (lambda c: c["cam_plugins"]["poscam"].update(uses="gradients"), "cam_plugins.poscam.uses", "features"),
-        (lambda c: c["cam_plugins"]["poscam"].update(function="no_such_package.cams:f"), "cam_plugins.poscam.function", "no_such_package.cams"),
-        (lambda c: c["cam_plugins"]["poscam"].update(function="tests.byo_plugins:missing"), "cam_plugins.poscam.function", "defines no 'missing'"),
-        (lambda c: c["noise_plugins"]["salt"].update(function="tests.byo_plugins"), "noise_plugins.salt.function", "module:attr"),
+        (
+            lambda c: c["cam_plugins"]["poscam"].update(function="no_such_package.cams:f"),
+            "cam_plugins.poscam.function",
+            "no_such_package.cams",
+        ),
+        (
+            lambda c: c["cam_plugins"]["poscam"].update(function="tests.byo_plugins:missing"),
+            "cam_plugins.poscam.function",
+            "defines no 'missing'",
+        ),
+        (
+            lambda c: c["noise_plugins"]["salt"].update(function="tests.byo_plugins"),
+            "noise_plugins.salt.function",
+            "module:attr",
+        ),
         (lambda c: c["cam_plugins"].update(gradcam=c["cam_plugins"]["poscam"]), "cam_plugins.gradcam", "built-in"),
         (lambda c: c["noise_plugins"].update(fog=c["noise_plugins"]["salt"]), "noise_plugins.fog", "built-in"),
         (lambda c: c.update(cams=["gradcam", "poscan"]), "cams.1", "poscam"),
@@ -70,7 +84,9 @@ def test_noise_plugin_gets_each_images_own_generator() -> None:
 
 def test_noise_plugin_output_is_checked() -> None:
     images = np.zeros((1, 4, 4, 3), dtype=np.uint8)
-    with pytest.raises(ValueError, match=r"noise plugin 'bad'.*uint8 array of shape \(H, W, 3\) = \(4, 4, 3\), got float32"):
+    with pytest.raises(
+        ValueError, match=r"noise plugin 'bad'.*uint8 array of shape \(H, W, 3\) = \(4, 4, 3\), got float32"
+    ):
         plugins.perturb(byo_plugins.wrong_dtype_noise, images, "bad", 1, 0.1, 0, ["x"])
 
 

@@ -70,9 +70,7 @@ def test_identical_rankings_score_one() -> None:
 def test_reversed_ten_items_matches_closed_form() -> None:
     # Reversal of 10 items: X_d = max(0, 2d - 10); exact rational arithmetic with p = 9/10.
     p = Fraction(9, 10)
-    closed = Fraction(10, 10) * p**10 + (1 - p) / p * sum(
-        Fraction(max(0, 2 * d - 10), d) * p**d for d in range(1, 11)
-    )
+    closed = Fraction(10, 10) * p**10 + (1 - p) / p * sum(Fraction(max(0, 2 * d - 10), d) * p**d for d in range(1, 11))
     # Separately by hand: (1-p)/p * (2/6 p^6 + 4/7 p^7 + 6/8 p^8 + 8/9 p^9 + p^10) + p^10.
     by_hand = (1 - p) / p * (
         Fraction(1, 3) * p**6 + Fraction(4, 7) * p**7 + Fraction(3, 4) * p**8 + Fraction(8, 9) * p**9 + p**10
@@ -277,11 +275,7 @@ def test_even_bounds_match_eq_11_and_12() -> None:
     k, p = 4, 0.9
     overlap = [len(set(a[:d]) & set(b[:d])) for d in range(1, k + 1)]
     x_k = overlap[-1]
-    eq11 = (
-        (1 - p)
-        / p
-        * (sum((overlap[d - 1] - x_k) / d * p**d for d in range(1, k + 1)) + x_k * math.log(1 / (1 - p)))
-    )
+    eq11 = (1 - p) / p * (sum((overlap[d - 1] - x_k) / d * p**d for d in range(1, k + 1)) + x_k * math.log(1 / (1 - p)))
     f = 2 * k - x_k
     eq12 = p**f + (1 - p) / p * (
         sum(2 * (d - k) / d * p**d for d in range(k + 1, f + 1))

@@ -78,9 +78,7 @@ TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")
 
 def _run_and_kill_during_cams(workdir: Path) -> None:
     command = workflow_command(workdir, *TABLES)
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     cams = workdir / "results" / "cams"
     deadline = time.monotonic() + 600
     try:
@@ -94,9 +92,7 @@ def _run_and_kill_during_cams(workdir: Path) -> None:
         process.wait()
 
 
-def test_resume_after_kill_gives_byte_identical_tables(
-    finished_run: Path, tiny_config: dict, tmp_path: Path
-) -> None:
+def test_resume_after_kill_gives_byte_identical_tables(finished_run: Path, tiny_config: dict, tmp_path: Path) -> None:
     write_config(tmp_path, tiny_config)
     _run_and_kill_during_cams(tmp_path)
     assert not (tmp_path / "results/summary/robustness.csv").exists()

@@ -40,15 +40,9 @@ def score_rows(cam: str, severity: int, values: list[tuple[str, bool, float]]) -
 
 
 def small_table() -> pd.DataFrame:
-    rows = score_rows(
-        "gradcam", 1, [("a", False, 0.8), ("b", False, 0.6), ("c", True, 0.3), ("d", False, np.nan)]
-    )
-    rows += score_rows(
-        "gradcam", 2, [("a", False, 0.5), ("b", True, 0.2), ("c", True, 0.4), ("d", True, 0.0)]
-    )
-    rows += score_rows(
-        "layercam", 1, [("a", False, 0.9), ("b", False, 0.7), ("c", False, 0.1), ("d", False, 0.3)]
-    )
+    rows = score_rows("gradcam", 1, [("a", False, 0.8), ("b", False, 0.6), ("c", True, 0.3), ("d", False, np.nan)])
+    rows += score_rows("gradcam", 2, [("a", False, 0.5), ("b", True, 0.2), ("c", True, 0.4), ("d", True, 0.0)])
+    rows += score_rows("layercam", 1, [("a", False, 0.9), ("b", False, 0.7), ("c", False, 0.1), ("d", False, 0.3)])
     return pd.DataFrame(rows)
 
 

@@ -185,12 +185,8 @@ def largest_memory_request(settings: dict) -> int:
     """The largest mem_mb the profile asks for, in the last attempt its retries allow."""
     last_attempt = settings.get("retries", 0) + 1
     requests = [settings["default-resources"]["mem_mb"]]
-    requests += [
-        resources["mem_mb"] for resources in settings["set-resources"].values() if "mem_mb" in resources
-    ]
-    return max(
-        int(eval(str(request), {"__builtins__": {}}, {"attempt": last_attempt})) for request in requests
-    )
+    requests += [resources["mem_mb"] for resources in settings["set-resources"].values() if "mem_mb" in resources]
+    return max(int(eval(str(request), {"__builtins__": {}}, {"attempt": last_attempt})) for request in requests)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +288,14 @@ def test_adding_a_cam_submits_only_its_new_jobs(finished_run: Path, tiny_config:
     scores = [path for job in members if job.rule == "score_cams" for path in job.outputs]
     assert scores and all(path.endswith("/gradcampp.parquet") for path in scores)
     # gradcampp's maps came with the features: no model pass, no CAM job
-    no_new_work = {"predict_images", "extract_features", "gradient_cams", "model_cams", "perturb_images", "prepare_model"}
+    no_new_work = {
+        "predict_images",
+        "extract_features",
+        "gradient_cams",
+        "model_cams",
+        "perturb_images",
+        "prepare_model",
+    }
     assert not no_new_work & {job.rule for job in members}
     settings = profile_settings()
     grouped = [submission for submission in plan if submission.name in set(settings["groups"].values())]
@@ -334,7 +337,9 @@ def test_slurm_run_submits_the_planned_group_jobs_and_matches_a_local_run(
     )
     assert requests == Counter((submission.name, submission.runtime, submission.mem_mb) for submission in plan)
     # snakemake-executor-plugin-slurm#469: a group job's members run one after another.
-    runs = [(submitted_name(log, groups), *member_runs(log)) for _, log in submitted if log_folder(log).startswith("group_")]
+    runs = [
+        (submitted_name(log, groups), *member_runs(log)) for _, log in submitted if log_folder(log).startswith("group_")
+    ]
     assert sorted(runs) == sorted((submission.name, len(submission.jobs), 0) for submission in grouped)
 
     pd.testing.assert_frame_equal(

@@ -43,11 +43,7 @@ def scores_table(
                     for cam_index, cam in enumerate(cams):
                         r = float(
                             np.clip(
-                                0.5
-                                + 0.05 * cam_index
-                                + 0.1 * dataset_index
-                                - 0.05 * severity
-                                + rng.normal(0, 0.1),
+                                0.5 + 0.05 * cam_index + 0.1 * dataset_index - 0.05 * severity + rng.normal(0, 0.1),
                                 0,
                                 1,
                             )
@@ -91,9 +87,7 @@ def test_friedman_matches_hand_computation_and_scipy() -> None:
     changing = omnibus[omnibus["set"] == "changing"].iloc[0]
     flipped = 1.0 - wide(scores, True).to_numpy()
     assert changing["n"] == 4
-    assert changing["statistic"] == pytest.approx(
-        scipy_stats.friedmanchisquare(*flipped.T).statistic, abs=1e-10
-    )
+    assert changing["statistic"] == pytest.approx(scipy_stats.friedmanchisquare(*flipped.T).statistic, abs=1e-10)
 
 
 def test_pairwise_wilcoxon_matches_scipy_with_holm_per_family() -> None:
@@ -173,9 +167,7 @@ def test_nemenyi_ranks_and_p_values() -> None:
     assert ranks["scorecam"] == 1.0
     assert ranks.sum() == pytest.approx(6.0)
     blocks = wide(scores, False)
-    pd.testing.assert_frame_equal(
-        p_values, sp.posthoc_nemenyi_friedman(blocks[list(ranks.index)]), check_names=False
-    )
+    pd.testing.assert_frame_equal(p_values, sp.posthoc_nemenyi_friedman(blocks[list(ranks.index)]), check_names=False)
     single = scores[scores["cam"] == "gradcam"]
     nan_ranks, nan_p = nemenyi_ranks(single, dataset="shapes", model="cnn", noise="gaussian")
     assert nan_ranks.isna().all() and nan_p.isna().all().all()

@@ -36,7 +36,11 @@ def test_shard_equals_zarrs_own_sharded_write(images: np.ndarray, tmp_path: Path
     streamed = store.open_store(tmp_path / "streamed.zarr")["images"]
     assert streamed.shards == (int(np.ceil(23 / streamed.chunks[0])) * streamed.chunks[0], 2, 40, 40, 3)
     reference = zarr.open_group(tmp_path / "zarr.zarr", mode="w").create_array(
-        "images", shape=data.shape, dtype=dtype, chunks=streamed.chunks, shards=streamed.shards,
+        "images",
+        shape=data.shape,
+        dtype=dtype,
+        chunks=streamed.chunks,
+        shards=streamed.shards,
         compressors=streamed.compressors,
     )
     reference[...] = data.astype(dtype)
@@ -71,6 +75,9 @@ def test_store_of_the_old_layout_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_stream_left_short_fails_the_store(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="3 of 4 images written"), store.store_writer(tmp_path / "short.zarr") as writer:
+    with (
+        pytest.raises(ValueError, match="3 of 4 images written"),
+        store.store_writer(tmp_path / "short.zarr") as writer,
+    ):
         writer.stream("x", (4, 2), "float32", ("image", "k")).append(np.zeros((3, 2), np.float32))
     assert not (tmp_path / "short.zarr").exists()

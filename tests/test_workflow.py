@@ -59,9 +59,7 @@ def test_scores_match_predictions_and_summary(finished_run: Path) -> None:
     assert scores["rbo"].between(0, 1).all()
     same = scores[(scores.cam == "gradcam") & (scores.noise == "gaussian_noise") & ~scores.changed]
     summary = pd.read_csv(finished_run / "results/summary/robustness.csv", dtype={"severity": str})
-    row = summary[
-        (summary.cam == "gradcam") & (summary.noise == "gaussian_noise") & (summary.severity == "all")
-    ]
+    row = summary[(summary.cam == "gradcam") & (summary.noise == "gaussian_noise") & (summary.severity == "all")]
     # The mean of k = len(same) values in [0, 1], summed in two orders: each within k roundings of 2^-53
     assert row["consistency"].item() == pytest.approx(same["rbo"].mean(), rel=0, abs=2 * len(same) * 2.0**-53)
 

@@ -36,8 +36,12 @@ def test_image_folder_and_user_checkpoint_run_end_to_end(tmp_path: Path) -> None
     torch.save(torchvision.models.resnet18(num_classes=len(CLASSES)).state_dict(), tmp_path / "resnet18.pt")
     config = {
         "device": "cpu",
-        "datasets": {"folder": {"kind": "imagefolder", "root": str(tmp_path / "images"), "n_images": 8, "image_size": 64}},
-        "models": {"mine": {"kind": "checkpoint", "arch": "resnet18", "path": str(tmp_path / "resnet18.pt"), "num_classes": 4}},
+        "datasets": {
+            "folder": {"kind": "imagefolder", "root": str(tmp_path / "images"), "n_images": 8, "image_size": 64}
+        },
+        "models": {
+            "mine": {"kind": "checkpoint", "arch": "resnet18", "path": str(tmp_path / "resnet18.pt"), "num_classes": 4}
+        },
         "cams": ["gradcam", "layercam"],
         "noises": {"gaussian_noise": [3]},
         "metric": {"n_bootstrap": 20},

@@ -54,9 +54,7 @@ def snakemake(
         command, capture_output=True, text=True, timeout=timeout, env=None if env is None else dict(env)
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
-        )
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
 
 

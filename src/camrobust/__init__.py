@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 __all__ = ["Evaluation", "evaluate", "load_model", "register_cam"]
 __version__ = "0.1.0"
 
-_NOTEBOOK_API = {"evaluate": "camrobust.notebook", "Evaluation": "camrobust.notebook", "load_model": "camrobust.pipeline"}
+_NOTEBOOK_API = {
+    "evaluate": "camrobust.notebook",
+    "Evaluation": "camrobust.notebook",
+    "load_model": "camrobust.pipeline",
+}
 
 
 def __getattr__(name: str) -> Any:

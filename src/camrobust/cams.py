@@ -57,8 +57,7 @@ class TargetLayer:
     def __post_init__(self) -> None:
         if self.post_activation is not None and self.post_activation not in POST_ACTIVATIONS:
             raise ValueError(
-                f"target_layer: post-activation {self.post_activation!r} unknown; "
-                f"valid: {list(POST_ACTIVATIONS)}"
+                f"target_layer: post-activation {self.post_activation!r} unknown; valid: {list(POST_ACTIVATIONS)}"
             )
 
     def activate(self, output: Tensor) -> Tensor:
@@ -367,9 +366,7 @@ def _forward_capturing(model: nn.Module, layer: nn.Module, inputs: Tensor) -> tu
 def _as_maps(x: Tensor, reshape: Reshape | None) -> Tensor:
     maps = x if reshape is None else reshape(x)
     if maps.ndim != 4:
-        raise ValueError(
-            f"target_layer: output {tuple(x.shape)} is not (N,C,h,w); pass reshape= (see token_reshape)"
-        )
+        raise ValueError(f"target_layer: output {tuple(x.shape)} is not (N,C,h,w); pass reshape= (see token_reshape)")
     return maps
 
 
@@ -431,8 +428,7 @@ def _note_whole_model(model: nn.Module, why: Exception) -> None:
     if model not in _NOTED_WHOLE:
         _NOTED_WHOLE.add(model)
         LOGGER.info(
-            "ablationcam: running the whole %s per channel batch; it cannot be split at the target "
-            "layer: %s",
+            "ablationcam: running the whole %s per channel batch; it cannot be split at the target layer: %s",
             type(model).__name__,
             why,
         )
@@ -565,9 +561,7 @@ def token_reshape(model: nn.Module, input_size: int | Sequence[int]) -> Reshape 
 
         def vit_tokens(x: Tensor) -> Tensor:
             if x.ndim != 3 or x.shape[1] != 1 + grid[0] * grid[1]:
-                raise ValueError(
-                    f"ViT tokens: expected (N, {1 + grid[0] * grid[1]}, C), got {tuple(x.shape)}"
-                )
+                raise ValueError(f"ViT tokens: expected (N, {1 + grid[0] * grid[1]}, C), got {tuple(x.shape)}")
             return x[:, 1:].unflatten(1, grid).permute(0, 3, 1, 2)
 
         return vit_tokens

@@ -132,7 +132,9 @@ def _check_datasets(config: Mapping[str, Any]) -> None:
         if "classes" in spec:
             folders = sorted(p.name for p in Path(spec["root"]).iterdir() if p.is_dir() and not p.name.startswith("."))
             if sorted(spec["classes"]) != folders:
-                raise ConfigError(f"datasets.{name}.classes", f"must name each class folder once; the folders are {folders}")
+                raise ConfigError(
+                    f"datasets.{name}.classes", f"must name each class folder once; the folders are {folders}"
+                )
         if spec["kind"] == "shapes" and "variant" not in spec:
             raise ConfigError(f"datasets.{name}.variant", "required for kind 'shapes' (plain or cluttered)")
 
@@ -150,7 +152,9 @@ def _check_models(config: Mapping[str, Any]) -> None:
             if spec.get("weights") is not None and not Path(spec["weights"]).is_file():
                 raise ConfigError(f"models.{name}.weights", f"state dict file {spec['weights']!r} does not exist")
         elif spec.get("arch") not in ARCHS:
-            raise ConfigError(f"models.{name}.arch", f"unknown architecture {spec.get('arch')!r}; allowed: {sorted(ARCHS)}")
+            raise ConfigError(
+                f"models.{name}.arch", f"unknown architecture {spec.get('arch')!r}; allowed: {sorted(ARCHS)}"
+            )
         preprocessing = spec.get("preprocessing")
         if preprocessing is not None:
             channels = preprocessing["channels"]
@@ -162,7 +166,9 @@ def _check_models(config: Mapping[str, Any]) -> None:
                     )
         for dataset in spec.get("datasets", []):
             if dataset not in config["datasets"]:
-                raise ConfigError(f"models.{name}.datasets", f"unknown dataset {dataset!r}; defined: {sorted(config['datasets'])}")
+                raise ConfigError(
+                    f"models.{name}.datasets", f"unknown dataset {dataset!r}; defined: {sorted(config['datasets'])}"
+                )
         if spec["kind"] == "trained":
             for dataset in model_datasets(config, name):
                 if config["datasets"][dataset]["kind"] != "shapes":

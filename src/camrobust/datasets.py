@@ -84,9 +84,7 @@ class CorruptImageError(DatasetError):
 
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = str(path)
-        super().__init__(
-            f"corrupt or unreadable image {self.path}: {reason} (set skip_corrupt: true to skip it)"
-        )
+        super().__init__(f"corrupt or unreadable image {self.path}: {reason} (set skip_corrupt: true to skip it)")
 
 
 class ImageTooSmallError(DatasetError):
@@ -199,9 +197,7 @@ def _draw_image(rng: np.random.Generator, label: int, image_size: int) -> dict[s
     dark = rng.uniform(0, 100, size=(2, 3))
     object_colour = dark[0] if dark_on_light else bright
     background = np.stack([bright, rng.uniform(150, 255, size=3)]) if dark_on_light else dark
-    texture = np.array(
-        [rng.uniform(1, 5), rng.uniform(1, 5), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)]
-    )
+    texture = np.array([rng.uniform(1, 5), rng.uniform(1, 5), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)])
     other_kinds = np.delete(np.arange(len(SHAPE_KINDS)), label)
     distractor_kind = rng.choice(other_kinds, size=3, replace=False)
     distractor_radius = rng.uniform(0.06, 0.09, size=3) * image_size
@@ -236,9 +232,7 @@ def _draw_all(
         _draw_image(image_generator("shapes", split, int(index), seed), int(label), image_size)
         for index, label in zip(positions, labels, strict=True)
     ]
-    return _ShapeDraws(
-        **{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__}
-    )
+    return _ShapeDraws(**{name: np.stack([d[name] for d in draws]) for name in _ShapeDraws.__dataclass_fields__})
 
 
 def _background(draws: _ShapeDraws, image_size: int, variant: str) -> np.ndarray:
@@ -305,9 +299,7 @@ def shapes_chunks(
             masks = _render_masks(
                 kinds, draws.distractor_center.reshape(-1, 2), draws.distractor_radius.reshape(-1), image_size
             )
-            _paint(
-                images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3
-            )
+            _paint(images, masks, _to_uint8(draws.distractor_colour.reshape(-1, 3)), owner=np.arange(len(kinds)) // 3)
         object_masks = _render_masks(labels, draws.center, draws.radius, image_size)
         _paint(images, object_masks, _to_uint8(draws.object_colour), owner=np.arange(len(indices)))
         yield ImageSet(
@@ -570,9 +562,7 @@ def fetch_or_explain(download: Callable[[], Any], host: str, placement: str) -> 
         socket.setdefaulttimeout(previous)
 
 
-def _extract_or_download(
-    archive: Path, md5: str, download: Callable[[], Any], host: str, placement: str
-) -> Any:
+def _extract_or_download(archive: Path, md5: str, download: Callable[[], Any], host: str, placement: str) -> Any:
     """Run torchvision's ``download``: with ``archive`` in place (md5 checked first) it only
     extracts, touching no network; otherwise it downloads via :func:`fetch_or_explain`."""
     from torchvision.datasets.utils import check_integrity
@@ -610,9 +600,7 @@ def _stage_imagenette(spec: dict[str, Any], split: str, seed: int, chunk_size: i
     files, folder_labels, wnids = list_image_folder(image_root)
     unknown = [w for w in wnids if w not in IMAGENETTE_TO_IMAGENET]
     if unknown:
-        raise DatasetError(
-            f"root: {image_root} has class folders {unknown[:5]} that are not Imagenette wnids"
-        )
+        raise DatasetError(f"root: {image_root} has class folders {unknown[:5]} that are not Imagenette wnids")
     labels = np.asarray([IMAGENETTE_TO_IMAGENET[wnids[k]] for k in folder_labels], dtype=np.int64)
     subset_spec = dict(spec) if split == "eval" else {**spec, "n_images": 0}
     return _folder_chunks(image_root, files, labels, _imagenet_categories(), subset_spec, split, seed, chunk_size)

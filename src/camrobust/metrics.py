@@ -91,9 +91,7 @@ def rbo(ranking_a: Sequence[Hashable], ranking_b: Sequence[Hashable], p: float =
     return float((1 - p) / p * (seen + assumed) + ((x_l - x_s) / l + x_s / s) * p**l)
 
 
-def rbo_bounds(
-    ranking_a: Sequence[Hashable], ranking_b: Sequence[Hashable], p: float = 0.9
-) -> tuple[float, float]:
+def rbo_bounds(ranking_a: Sequence[Hashable], ranking_b: Sequence[Hashable], p: float = 0.9) -> tuple[float, float]:
     """``(RBO_min, RBO_res)`` of two tie-free rankings evaluated to their full lengths.
 
     RBO_min assumes no overlap beyond what is seen; RBO_res = RBO_max - RBO_min, where RBO_max
@@ -241,9 +239,7 @@ def rbo_scores(
     geometric = np.concatenate([[0.0], np.cumsum(powers)])
     harmonic = np.concatenate([[0.0], np.cumsum(powers / depths)])
     m = valid.sum(axis=1)
-    totals = _overlap_sums(
-        _sorted_keys(importance_a, valid), _sorted_keys(importance_b, valid), m, geometric, harmonic
-    )
+    totals = _overlap_sums(_sorted_keys(importance_a, valid), _sorted_keys(importance_b, valid), m, geometric, harmonic)
     finite = ((np.isfinite(importance_a) & np.isfinite(importance_b)) | ~valid).all(axis=1)
     return np.where(finite & (m > 0), (1 - p) / p * totals + p**m, np.nan)
 
@@ -337,9 +333,7 @@ def spearman_scores(importance_a: np.ndarray, importance_b: np.ndarray, valid: n
 # --- region importance -----------------------------------------------------------------------
 
 
-def region_importance(
-    cams: np.ndarray | torch.Tensor, segments: np.ndarray | torch.Tensor, n_max: int
-) -> np.ndarray:
+def region_importance(cams: np.ndarray | torch.Tensor, segments: np.ndarray | torch.Tensor, n_max: int) -> np.ndarray:
     """Mean CAM value per region: ``(B, n_max)`` float64, NaN for labels absent from an image.
 
     importance[b, j] = sum_{pixels q with segments[b, q] = j} cams[b, q] / |region j|.
@@ -351,13 +345,10 @@ def region_importance(
 
 def _region_sums(cams: np.ndarray, segments: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:
     if cams.shape != segments.shape or cams.ndim != 3:
-        raise ValueError(
-            f"cams and segments must share one (B, H, W) shape, got {cams.shape} and {segments.shape}"
-        )
+        raise ValueError(f"cams and segments must share one (B, H, W) shape, got {cams.shape} and {segments.shape}")
     if segments.size and (segments.min() < 0 or segments.max() >= n_max):
         raise ValueError(
-            f"segment labels must lie in 0..n_max-1 = 0..{n_max - 1}, "
-            f"got {segments.min()}..{segments.max()}"
+            f"segment labels must lie in 0..n_max-1 = 0..{n_max - 1}, got {segments.min()}..{segments.max()}"
         )
     n_images = len(cams)
     offsets = (np.arange(n_images, dtype=np.int64) * n_max)[:, None, None]
@@ -420,9 +411,7 @@ def _ssim_chunk(cams_a: np.ndarray, cams_b: np.ndarray, data_range: float) -> np
     var_b = sample * (uniform_filter(b * b, size) - mean_b * mean_b)
     cov = sample * (uniform_filter(a * b, size) - mean_a * mean_b)
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)) / (
-        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
-    )
+    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
     pad = (SSIM_WINDOW - 1) // 2
     return ssim_map[:, pad:-pad, pad:-pad].mean(axis=(1, 2))
 

@@ -208,9 +208,7 @@ def _replace_head(model: nn.Module, num_classes: int) -> None:
     randomly initialised one with ``num_classes`` outputs."""
     name, last = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
     parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-    setattr(
-        parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None)
-    )
+    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None))
 
 
 def build_model(
@@ -339,9 +337,7 @@ def train_model(
     device = torch.device(device)
     inputs = to_model_input(images, mean, std, device).contiguous(memory_format=torch.channels_last)
     targets = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
-    permutation = torch.as_tensor(
-        image_generator("train-split", seed).permutation(len(targets)), device=device
-    )
+    permutation = torch.as_tensor(image_generator("train-split", seed).permutation(len(targets)), device=device)
     n_val = round(val_fraction * len(targets))
     val_index, train_index = permutation[:n_val], permutation[n_val:]
     generator = torch.Generator().manual_seed(seed)
@@ -370,9 +366,7 @@ def train_model(
     bar.close()
     metrics = {
         "train_accuracy": _accuracy(model, inputs[train_index], targets[train_index], 256),
-        "val_accuracy": _accuracy(model, inputs[val_index], targets[val_index], 256)
-        if n_val
-        else float("nan"),
+        "val_accuracy": _accuracy(model, inputs[val_index], targets[val_index], 256) if n_val else float("nan"),
         "n_train": len(train_index),
         "n_val": n_val,
         "epochs": epochs,
@@ -554,9 +548,7 @@ def build_python_model(factory: str, weights_path: Path | str | None = None) -> 
     return model.eval()
 
 
-def load_model(
-    card: ModelCard, weights_path: Path | str | None, device: torch.device | str = "cpu"
-) -> nn.Module:
+def load_model(card: ModelCard, weights_path: Path | str | None, device: torch.device | str = "cpu") -> nn.Module:
     """The model a card describes, on ``device`` in eval mode: from ``weights_path`` (a state dict
     or TorchScript file) when given, else (source "torchvision") from the card's weights."""
     if card.source == "python":
@@ -589,9 +581,7 @@ def resolve_layer(model: nn.Module, path: str) -> nn.Module:
             f"{', '.join(top)}; last stage: {', '.join(deep)}; "
             f"... {len(names)} modules in all, use model.named_modules() to see all"
         )
-    raise ValueError(
-        f"target_layer: {path!r} is not a module of {type(model).__name__}; {hint}valid paths: {listed}"
-    )
+    raise ValueError(f"target_layer: {path!r} is not a module of {type(model).__name__}; {hint}valid paths: {listed}")
 
 
 def resolve_target(model: nn.Module, spec: str) -> TargetLayer:

@@ -83,9 +83,7 @@ def split_at(model: nn.Module, layer: nn.Module) -> Split:
         raise Unsplittable(f"torch.fx cannot trace it ({type(error).__name__}: {error})") from None
     inputs = [node for node in graph.nodes if node.op == "placeholder"]
     calls = [
-        node
-        for node in graph.nodes
-        if node.op == "call_module" and model.get_submodule(str(node.target)) is layer
+        node for node in graph.nodes if node.op == "call_module" and model.get_submodule(str(node.target)) is layer
     ]
     if len(inputs) != 1:
         raise Unsplittable(f"its forward takes {len(inputs)} inputs, not one")

@@ -100,9 +100,7 @@ def shot_noise(x: Tensor, c: float, generators: Generators) -> Tensor:
     The Poisson draws need the rates on the CPU (where the generators live).
     """
     rates = (x * c).cpu()
-    counts = torch.stack(
-        [torch.poisson(rate, generator=g) for rate, g in zip(rates, generators, strict=True)]
-    )
+    counts = torch.stack([torch.poisson(rate, generator=g) for rate, g in zip(rates, generators, strict=True)])
     return counts.to(x.device) / c
 
 
@@ -260,9 +258,9 @@ def fog(x: Tensor, amount_decay: tuple[float, float], generators: Generators) ->
     amount, decay = amount_decay
     height, width = x.shape[1:3]
     size = 1 << (max(height, width) - 1).bit_length()
-    fractals = torch.stack(
-        [torch.from_numpy(plasma_fractal(size, decay, g)[:height, :width]) for g in generators]
-    ).to(x)
+    fractals = torch.stack([torch.from_numpy(plasma_fractal(size, decay, g)[:height, :width]) for g in generators]).to(
+        x
+    )
     peak = x.amax(dim=(1, 2, 3), keepdim=True)
     return (x + amount * fractals[..., None]) * peak / (peak + amount)
 
@@ -291,7 +289,9 @@ def pixelate(x: Tensor, c: float, generators: Generators) -> Tensor:
     small = (int(width * c), int(height * c))
     decoded = np.stack(
         [
-            np.asarray(Image.fromarray(p).resize(small, Image.Resampling.BOX).resize((width, height), Image.Resampling.BOX))
+            np.asarray(
+                Image.fromarray(p).resize(small, Image.Resampling.BOX).resize((width, height), Image.Resampling.BOX)
+            )
             for p in pixels
         ]
     )
@@ -534,7 +534,9 @@ NOISES: dict[str, NoiseSpec] = {
         ),
         snow,
         "(mean, std >= 0, zoom >= 1, threshold, radius > 0, sigma > 0, blend in [0, 1])",
-        _numbers(_finite, _finite_non_negative, _at_least_one, _finite, _finite_positive, _finite_positive, _probability),
+        _numbers(
+            _finite, _finite_non_negative, _at_least_one, _finite, _finite_positive, _finite_positive, _probability
+        ),
     ),
     "frost": NoiseSpec(
         "pixel",
@@ -607,9 +609,7 @@ def severity_parameter(noise: str, severity: int, params: Any = None) -> ParamVa
         raise ValueError(f"{noise}: severity {severity!r} is out of range; allowed 1..{len(table)}")
     value = _as_value(spec, params if single else table[int(severity) - 1])
     if not spec.valid(value):
-        raise ValueError(
-            f"{noise}: parameter {value!r} (severity {severity}) is invalid; expected {spec.rule}"
-        )
+        raise ValueError(f"{noise}: parameter {value!r} (severity {severity}) is invalid; expected {spec.rule}")
     return value
 
 
@@ -708,8 +708,7 @@ def attack(
     spec = _spec(noise)
     if spec.kind != "attack":
         raise ValueError(
-            f"noise {noise!r} needs no model; call camrobust.noise.perturb() "
-            f"(attack() takes: {', '.join(ATTACKS)})"
+            f"noise {noise!r} needs no model; call camrobust.noise.perturb() (attack() takes: {', '.join(ATTACKS)})"
         )
     _check_batch(images, ids, batch_size)
     labels = _check_targets(targets, len(images))
@@ -731,9 +730,7 @@ def attack(
             generators = _generators(namespace, noise, severity, seed, ids[chunk])
             stored = _to_uint8(spec.fn(forward, x, away_from, eps, generators))
             with torch.no_grad():
-                adv_pred[chunk] = (
-                    forward(_to_unit_nchw(stored.permute(0, 2, 3, 1))).argmax(dim=1).cpu().numpy()
-                )
+                adv_pred[chunk] = forward(_to_unit_nchw(stored.permute(0, 2, 3, 1))).argmax(dim=1).cpu().numpy()
             clean_pred[chunk] = predicted.cpu().numpy()
             adversarial[chunk] = stored.permute(0, 2, 3, 1).cpu().numpy()
     finally:
@@ -774,9 +771,7 @@ def _check_targets(targets: np.ndarray | Sequence[int] | None, count: int) -> Te
     return labels.long()
 
 
-def _generators(
-    namespace: str, noise: str, severity: int, seed: int, ids: Sequence[str]
-) -> list[torch.Generator]:
+def _generators(namespace: str, noise: str, severity: int, seed: int, ids: Sequence[str]) -> list[torch.Generator]:
     return [torch_generator(namespace, noise, int(severity), str(image_id), int(seed)) for image_id in ids]
 
 
@@ -801,15 +796,12 @@ def luminance(x: Tensor) -> Tensor:
     return (x * weights).sum(1, keepdim=True)
 
 
-def _normalised_forward(
-    model: nn.Module, mean: Sequence[float], std: Sequence[float], device: torch.device
-) -> Forward:
+def _normalised_forward(model: nn.Module, mean: Sequence[float], std: Sequence[float], device: torch.device) -> Forward:
     """x (N, 3, H, W) in [0, 1] -> model((x - mean) / std); one mean/std value feeds the luminance."""
     channels = len(mean)
     if channels not in (1, 3) or len(std) != channels or any(s <= 0 for s in std):
         raise ValueError(
-            f"mean/std: expected 3 (or 1, for luminance) per-channel values with std > 0, "
-            f"got mean={mean!r} std={std!r}"
+            f"mean/std: expected 3 (or 1, for luminance) per-channel values with std > 0, got mean={mean!r} std={std!r}"
         )
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, channels, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, channels, 1, 1)
@@ -880,9 +872,7 @@ def _correlate(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
     return full[..., kh - 1 : kh - 1 + height, kw - 1 : kw - 1 + width].permute(0, 2, 3, 1)
 
 
-def _per_image(
-    x: Tensor, generators: Generators, fn: Callable[[np.ndarray, torch.Generator], np.ndarray]
-) -> Tensor:
+def _per_image(x: Tensor, generators: Generators, fn: Callable[[np.ndarray, torch.Generator], np.ndarray]) -> Tensor:
     """Apply a numpy ``fn(image (H, W, 3), generator)`` image by image on the CPU."""
     images = x.cpu().numpy()
     return torch.from_numpy(np.stack([fn(image, g) for image, g in zip(images, generators, strict=True)])).to(x)
@@ -1008,7 +998,10 @@ def _elastic_image(image: np.ndarray, factors: tuple[float, float, float], gener
     source_y = inverse[1, 0] * cols + inverse[1, 1] * rows + inverse[1, 2]
     warped = _sample(image, source_y, source_x, "mirror")
     dx, dy = (
-        alpha * scipy.ndimage.gaussian_filter(_draw_uniform(generator, (height, width), -1, 1), sigma, mode="reflect", truncate=3)
+        alpha
+        * scipy.ndimage.gaussian_filter(
+            _draw_uniform(generator, (height, width), -1, 1), sigma, mode="reflect", truncate=3
+        )
         for _ in range(2)
     )
     return _sample(warped, rows + dy, cols + dx, "reflect")
@@ -1076,9 +1069,7 @@ def _rgb_to_hsv(rgb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     delta = value - rgb.amin(dim=-1)
     grey = delta == 0
     safe_delta = torch.where(grey, torch.ones_like(delta), delta)
-    saturation = torch.where(
-        grey, torch.zeros_like(delta), delta / torch.where(grey, torch.ones_like(value), value)
-    )
+    saturation = torch.where(grey, torch.zeros_like(delta), delta / torch.where(grey, torch.ones_like(value), value))
     hue = (green - blue) / safe_delta
     hue = torch.where(green == value, 2.0 + (blue - red) / safe_delta, hue)
     hue = torch.where(blue == value, 4.0 + (red - green) / safe_delta, hue)

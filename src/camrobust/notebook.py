@@ -161,8 +161,18 @@ def evaluate(
     else:
         layer = target_layer if isinstance(target_layer, TargetLayer) else TargetLayer(target_layer)
     run = _Run(
-        model, layer, token_reshape(model, (h, w)), mean, std, labels_array, target, cam_plugins,
-        batch_size, channel_batch_size, torch_device, progress,
+        model,
+        layer,
+        token_reshape(model, (h, w)),
+        mean,
+        std,
+        labels_array,
+        target,
+        cam_plugins,
+        batch_size,
+        channel_batch_size,
+        torch_device,
+        progress,
     )
 
     setting = dict(segmentation or {})
@@ -175,8 +185,19 @@ def evaluate(
     for noise, (severities, noise_params) in noise_settings.items():
         if noise in registry.ATTACKS:
             chunks = pipeline.attack_chunks(
-                model, mean, std, images, image_ids, noise, severities, noise_params, seed, dataset,
-                batch_size, torch_device, progress,
+                model,
+                mean,
+                std,
+                images,
+                image_ids,
+                noise,
+                severities,
+                noise_params,
+                seed,
+                dataset,
+                batch_size,
+                torch_device,
+                progress,
             )
             noisy = np.concatenate([adversarial for adversarial, _, _ in chunks])
         else:
@@ -184,8 +205,15 @@ def evaluate(
             noisy = np.concatenate(
                 list(
                     pipeline.noisy_chunks(
-                        images, image_ids, noise, severities, noise_params, seed, dataset,
-                        function=function, progress=progress,
+                        images,
+                        image_ids,
+                        noise,
+                        severities,
+                        noise_params,
+                        seed,
+                        dataset,
+                        function=function,
+                        progress=progress,
                     )
                 )
             )
@@ -239,16 +267,30 @@ class _Run:
         from camrobust.cams import GRADIENT_METHODS
 
         batches = pipeline.prediction_batches(
-            self.model, self.mean, self.std, images, self.labels, self.target, self.batch_size, self.device,
+            self.model,
+            self.mean,
+            self.std,
+            images,
+            self.labels,
+            self.target,
+            self.batch_size,
+            self.device,
             self.progress,
         )
         predictions = list(batches)
         on_images = pipeline.ModelOnImages(
-            self.model, self.layer, self.reshape, self.mean, self.std, images,
-            np.concatenate([batch.target for batch in predictions]), self.device,
+            self.model,
+            self.layer,
+            self.reshape,
+            self.mean,
+            self.std,
+            images,
+            np.concatenate([batch.target for batch in predictions]),
+            self.device,
         )
         by_features = [
-            cam for cam, plugin in self.cam_plugins.items()
+            cam
+            for cam, plugin in self.cam_plugins.items()
             if (cam in GRADIENT_METHODS if plugin is None else plugin.uses == "features")
         ]
         maps: dict[str, list[np.ndarray]] = {cam: [] for cam in self.cam_plugins}
@@ -307,7 +349,9 @@ def _noise_entries(
         raise ValueError("noises: expected at least one noise type, e.g. {'gaussian_noise': [1, 3, 5]}")
     for name in noises:
         if name not in registry.NOISES and name not in noise_plugins:
-            raise ValueError(f"noises: {name!r} is neither a built-in noise {list(registry.NOISES)} nor in noise_plugins")
+            raise ValueError(
+                f"noises: {name!r} is neither a built-in noise {list(registry.NOISES)} nor in noise_plugins"
+            )
     clashes = [name for name in noise_plugins if name in registry.NOISES]
     if clashes:
         raise ValueError(f"noise_plugins: {clashes} are built-in names; choose others")

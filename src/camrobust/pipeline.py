@@ -89,7 +89,9 @@ def write_images(
     write_image_chunks(len(images), chunks, path, attrs)
 
 
-def write_image_chunks(n: int, chunks: Iterator[ImageSet], path: PathLike, attrs: Mapping[str, Any] | None = None) -> None:
+def write_image_chunks(
+    n: int, chunks: Iterator[ImageSet], path: PathLike, attrs: Mapping[str, Any] | None = None
+) -> None:
     """Store ``n`` images that arrive as consecutive :class:`ImageSet` chunks (only the ids, short
     strings, are gathered and written at the end)."""
     with store_writer(path, attrs) as writer:
@@ -264,9 +266,7 @@ def _accuracy(model: torch.nn.Module, card: ModelCard, images: zarr.Group) -> fl
     return correct / max(n, 1)
 
 
-def load_model(
-    card_path: PathLike, weights_path: PathLike, device: str = "cpu"
-) -> tuple[torch.nn.Module, ModelCard]:
+def load_model(card_path: PathLike, weights_path: PathLike, device: str = "cpu") -> tuple[torch.nn.Module, ModelCard]:
     """The model of a card and weights file (as ``prepare_model`` writes them), on ``device``
     (``auto``: CUDA when available), in eval mode, and its card."""
     from camrobust import models
@@ -368,8 +368,18 @@ def attack_images(
         clean_pred = writer.stream("clean_pred", (n, len(severities)), "int64", ("image", "severity"))
         adv_pred = writer.stream("adv_pred", (n, len(severities)), "int64", ("image", "severity"))
         for images, clean_chunk, adv_chunk in attack_chunks(
-            model, card.mean, card.std, clean["images"], _ids(clean, slice(None)), noise_name, severities,
-            params, seed, namespace, batch_size, resolve_device(device),
+            model,
+            card.mean,
+            card.std,
+            clean["images"],
+            _ids(clean, slice(None)),
+            noise_name,
+            severities,
+            params,
+            seed,
+            namespace,
+            batch_size,
+            resolve_device(device),
         ):
             stored.append(images)
             clean_pred.append(clean_chunk)
@@ -404,8 +414,18 @@ def attack_chunks(
         chunk, chunk_ids = np.asarray(images[rows]), list(ids[rows])
         results = [
             noise.attack(
-                model, chunk, noise_name, severity, seed, chunk_ids, mean=mean, std=std, namespace=namespace,
-                params=None if params is None else params[severity - 1], batch_size=batch_size, device=device,
+                model,
+                chunk,
+                noise_name,
+                severity,
+                seed,
+                chunk_ids,
+                mean=mean,
+                std=std,
+                namespace=namespace,
+                params=None if params is None else params[severity - 1],
+                batch_size=batch_size,
+                device=device,
             )
             for severity in severities
         ]
@@ -530,7 +550,12 @@ class ModelOnImages:
 
     @classmethod
     def load(
-        cls, images_store: PathLike, predictions_store: PathLike, card_path: PathLike, weights_path: PathLike, device: str
+        cls,
+        images_store: PathLike,
+        predictions_store: PathLike,
+        card_path: PathLike,
+        weights_path: PathLike,
+        device: str,
     ) -> ModelOnImages:
         """The model of a card and weights file on the images and CAM targets of two stores."""
         from camrobust import cams, models
@@ -589,7 +614,12 @@ class ModelOnImages:
         for inputs, targets in self.batches(batch_size, method, progress):
             if plugin is None:
                 raw = cams.model_raw_maps(
-                    self.model, self.target, inputs, targets, [method], batch_size=channel_batch_size,
+                    self.model,
+                    self.target,
+                    inputs,
+                    targets,
+                    [method],
+                    batch_size=channel_batch_size,
                     reshape=self.reshape,
                 )[method]
             else:
@@ -781,7 +811,9 @@ def segment_chunks(
     """Region labels (n, H, W) int32 of consecutive chunks of clean images (N, H, W, 3)."""
     from camrobust import segmentation
 
-    for rows in tqdm(list(image_chunks(int(images.shape[0]), chunk_size)), desc="segments", unit="chunk", disable=not progress):
+    for rows in tqdm(
+        list(image_chunks(int(images.shape[0]), chunk_size)), desc="segments", unit="chunk", disable=not progress
+    ):
         yield segmentation.segment(np.asarray(images[rows]), method, **params)
 
 
@@ -951,14 +983,15 @@ def _summary_order(summary: pd.DataFrame) -> pd.DataFrame:
     """Summary rows by (dataset, model, cam, noise), each group's severities ascending, "all" last."""
     order = summary["severity"].map(lambda s: 10**6 if s == "all" else int(s))
     keys = ["dataset", "model", "cam", "noise"]
-    return summary.assign(severity_order=order).sort_values([*keys, "severity_order"]).drop(
-        columns="severity_order"
-    ).reset_index(drop=True)
+    return (
+        summary.assign(severity_order=order)
+        .sort_values([*keys, "severity_order"])
+        .drop(columns="severity_order")
+        .reset_index(drop=True)
+    )
 
 
-def robustness_summary(
-    scores: pd.DataFrame, attacks: Sequence[str], n_boot: int, ci: float, seed: int
-) -> pd.DataFrame:
+def robustness_summary(scores: pd.DataFrame, attacks: Sequence[str], n_boot: int, ci: float, seed: int) -> pd.DataFrame:
     """Robustness summary: C, R, RM with CIs per severity and pooled, plus the similarity means.
 
     The similarity columns come from :func:`camrobust.robustness.similarity_summary` (Avg- and
@@ -1002,7 +1035,10 @@ def _score_table_summary(
     pooled_means = means(keys)
     pooled_means["severity"] = "all"
     summary = pd.concat(
-        [per_severity.merge(severity_means, on=keys + ["severity"]), pooled.merge(pooled_means, on=keys + ["severity"])],
+        [
+            per_severity.merge(severity_means, on=keys + ["severity"]),
+            pooled.merge(pooled_means, on=keys + ["severity"]),
+        ],
         ignore_index=True,
     )
     summary["attack_success"] = np.where(summary["noise"].isin(list(attacks)), summary["change_rate"], np.nan)

@@ -271,9 +271,7 @@ def _draw_rm_heatmap(cells: pd.DataFrame, dataset: str, model: str) -> Figure:
         for (i, j), value in np.ndenumerate(matrix):
             text = panel["text"].iloc[i * len(noises) + j]
             if np.isfinite(value):
-                ax.text(
-                    j, i, text, ha="center", va="center", fontsize=7.5, color=_text_color(cmap(norm(value)))
-                )
+                ax.text(j, i, text, ha="center", va="center", fontsize=7.5, color=_text_color(cmap(norm(value))))
             else:
                 ax.add_patch(
                     Rectangle(
@@ -332,9 +330,7 @@ def _change_share(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return counts
 
 
-def _cam_legend(
-    figure: Figure, cams: Sequence[str], colors: Mapping[str, str], extra: Sequence[Line2D] = ()
-) -> None:
+def _cam_legend(figure: Figure, cams: Sequence[str], colors: Mapping[str, str], extra: Sequence[Line2D] = ()) -> None:
     handles = [Line2D([], [], color=colors[c], marker="o", linewidth=2, label=c) for c in cams]
     figure.legend(
         handles=[*handles, *extra],
@@ -346,9 +342,7 @@ def _cam_legend(
     )
 
 
-def severity_curves(
-    summary: pd.DataFrame, dataset: str, model: str, path: str | Path, *, max_columns: int = 4
-) -> None:
+def severity_curves(summary: pd.DataFrame, dataset: str, model: str, path: str | Path, *, max_columns: int = 4) -> None:
     """:func:`severity_curves_figure` saved at ``path``."""
     _save(severity_curves_figure(summary, dataset, model, max_columns=max_columns), path)
 
@@ -388,10 +382,7 @@ def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, m
         top = figure.add_subplot(grid[3 * block, col], sharey=first_ax.get(0))
         axes = [
             top,
-            *(
-                figure.add_subplot(grid[3 * block + r, col], sharex=top, sharey=first_ax.get(r))
-                for r in (1, 2)
-            ),
+            *(figure.add_subplot(grid[3 * block + r, col], sharex=top, sharey=first_ax.get(r)) for r in (1, 2)),
         ]
         for r, ax in enumerate(axes):
             first_ax.setdefault(r, ax)
@@ -418,9 +409,7 @@ def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, m
                     linewidth=1.6,
                 )
             if noise_rows[metric].isna().all():
-                why = (
-                    "no class-changing images" if metric == "responsiveness" else "no class-preserving images"
-                )
+                why = "no class-changing images" if metric == "responsiveness" else "no class-preserving images"
                 ax.text(
                     0.5,
                     0.5,
@@ -441,9 +430,7 @@ def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, m
                 ax.tick_params(labelleft=False)
         axes[0].set_title(noise, fontsize=10)
         share = shares[shares["noise"] == noise]
-        bars = axes[2].bar(
-            share["severity"], 100 * share["share_changed"].fillna(0), color="#9e9e9e", width=0.6
-        )
+        bars = axes[2].bar(share["severity"], 100 * share["share_changed"].fillna(0), color="#9e9e9e", width=0.6)
         for bar, (n_changed, n_total) in zip(bars, share[["n_changed", "n_total"]].itertuples(index=False)):
             axes[2].annotate(
                 f"{n_changed}/{n_total}",
@@ -572,13 +559,9 @@ def cam_overlay_grid(
             row = axes[k * len(cams) + c]
             _overlay_cell(row[0], clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k])
             row[0].set_title(f"clean: {clean_name}", fontsize=8)
-            row[0].set_ylabel(
-                f"image {ids[k]}\n{cam}", fontsize=8.5, color=cam_colors([cam])[cam], fontweight="bold"
-            )
+            row[0].set_ylabel(f"image {ids[k]}\n{cam}", fontsize=8.5, color=cam_colors([cam])[cam], fontweight="bold")
             for s in range(len(severities)):
-                _overlay_cell(
-                    row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k]
-                )
+                _overlay_cell(row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k])
                 predicted = int(noisy_pred[k, s])
                 changed = predicted != int(clean_pred[k])
                 label = f"{'≠ ' if changed else ''}{class_names[predicted]}"
@@ -629,10 +612,7 @@ def _cd_problem(ranks: pd.Series, pvalues: pd.DataFrame) -> str | None:
     off_diagonal = pvalues.to_numpy(float)[~np.eye(len(ranks), dtype=bool)]
     if np.isnan(off_diagonal).any():
         nan_pairs = [
-            f"{a}–{b}"
-            for i, a in enumerate(ranks.index)
-            for b in ranks.index[i + 1 :]
-            if np.isnan(pvalues.loc[a, b])
+            f"{a}–{b}" for i, a in enumerate(ranks.index) for b in ranks.index[i + 1 :] if np.isnan(pvalues.loc[a, b])
         ]
         shown = ", ".join(nan_pairs[:3]) + (f" and {len(nan_pairs) - 3} more" if len(nan_pairs) > 3 else "")
         return f"Nemenyi p-values are NaN for {shown}\n(too few paired images, or the test did not run)."
@@ -775,9 +755,7 @@ def ranking_agreement(summary: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     if not tables:
         raise ValueError("robustness summary is empty")
     table = pd.concat(tables, ignore_index=True)
-    table = table[
-        ["dataset", "model", "cam", *[c for c in table.columns if c not in ("dataset", "model", "cam")]]
-    ]
+    table = table[["dataset", "model", "cam", *[c for c in table.columns if c not in ("dataset", "model", "cam")]]]
     _draw_ranking_agreement(table, pairs, measures, path)
     return table
 
@@ -836,9 +814,7 @@ def _draw_ranking_agreement(
         ax.set_xticks(x, labels, rotation=30, ha="right", rotation_mode="anchor", fontsize=8.5)
         ax.set_ylim(len(rows) + 0.5, 0.5)
         by_rank = rows.groupby("rank_rm", sort=True)["cam"].agg(list)
-        ax.set_yticks(
-            by_rank.index, [f"{', '.join(group)}  {rank:g}" for rank, group in by_rank.items()], fontsize=8
-        )
+        ax.set_yticks(by_rank.index, [f"{', '.join(group)}  {rank:g}" for rank, group in by_rank.items()], fontsize=8)
         for tick, group in zip(ax.get_yticklabels(), by_rank):
             tick.set_color(colors[group[0]] if len(group) == 1 else "black")
         if ax is axes[0]:
@@ -959,9 +935,7 @@ def _draw_attack_success(shares: pd.DataFrame, max_columns: int) -> Figure:
     axes = figure.subplots(n_rows, n_cols, squeeze=False, sharey=True).ravel()
     for ax, noise in zip(axes, noises):
         for i, (dataset, model) in enumerate(pairs):
-            line = shares[
-                (shares["noise"] == noise) & (shares["dataset"] == dataset) & (shares["model"] == model)
-            ]
+            line = shares[(shares["noise"] == noise) & (shares["dataset"] == dataset) & (shares["model"] == model)]
             ax.plot(
                 line["severity"],
                 100 * line["share_changed"],

@@ -106,9 +106,7 @@ def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: floa
         "reason": "; ".join(reasons),
     }
     bounds = _bootstrap(per_image, n_boot, image_generator("robustness_bootstrap", seed, *key), ci)
-    for name, value, (low, high) in zip(
-        ("consistency", "responsiveness", "rm"), estimate, bounds, strict=True
-    ):
+    for name, value, (low, high) in zip(("consistency", "responsiveness", "rm"), estimate, bounds, strict=True):
         summary.update({name: float(value), f"{name}_lo": low, f"{name}_hi": high})
     return summary
 
@@ -198,9 +196,7 @@ def similarity_summary(scores: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     summary.insert(0, "n", grouped.size())
     summary["sensitivity_mean"] = grouped["sensitivity"].mean()
     per_image_max = keyed.groupby([*group_columns, "_image"], sort=True, dropna=False)["sensitivity"].max()
-    summary["sensitivity_max"] = per_image_max.groupby(
-        level=list(range(len(group_columns))), dropna=False
-    ).mean()
+    summary["sensitivity_max"] = per_image_max.groupby(level=list(range(len(group_columns))), dropna=False).mean()
     summary = summary.reset_index()
     return summary.drop(columns="_all") if not by else summary
 

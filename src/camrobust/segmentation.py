@@ -75,7 +75,9 @@ def default_segmentation(image_size: int, method: str = "quickshift") -> dict[st
     }
 
 
-def chosen_params(image_size: int, method: str = "quickshift", params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def chosen_params(
+    image_size: int, method: str = "quickshift", params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The parameters images of ``image_size`` px are segmented with: ``params`` when given,
     else :func:`default_segmentation`."""
     return dict(params) if params else default_segmentation(image_size, method)
@@ -110,9 +112,7 @@ def region_counts(segments: np.ndarray) -> np.ndarray:
 
 def _check_method(method: str) -> None:
     if method not in SEGMENTATION_METHODS:
-        raise ValueError(
-            f"unknown segmentation method {method!r}; allowed: {', '.join(SEGMENTATION_METHODS)}"
-        )
+        raise ValueError(f"unknown segmentation method {method!r}; allowed: {', '.join(SEGMENTATION_METHODS)}")
 
 
 def _check_images(images: np.ndarray) -> None:
@@ -125,6 +125,4 @@ def _check_params(method: str, params: dict[str, Any]) -> None:
     accepted -= set(_FIXED_PARAMS[method])
     unknown = sorted(set(params) - accepted)
     if unknown:
-        raise ValueError(
-            f"unknown {method} parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(accepted))}"
-        )
+        raise ValueError(f"unknown {method} parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(accepted))}")

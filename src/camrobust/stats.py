@@ -241,9 +241,7 @@ def _blocks(group: pd.DataFrame, factor: str, set_name: str) -> tuple[pd.DataFra
 # --- single tests -> rows --------------------------------------------------------------------
 
 
-def _friedman_row(
-    family: str, keys: dict, set_name: str, blocks: pd.DataFrame, note: str, levels: str
-) -> dict:
+def _friedman_row(family: str, keys: dict, set_name: str, blocks: pd.DataFrame, note: str, levels: str) -> dict:
     import pingouin as pg
 
     n, k = blocks.shape
@@ -315,11 +313,7 @@ def _kruskal_row(keys: dict, per_image: pd.DataFrame, datasets: list[str]) -> di
     n, k = len(per_image), len(present)
     row = _row("dataset", "kruskal", keys, "preserving", n=n, k=k, effect_size_name="epsilon_squared")
     missing = sorted(set(datasets) - set(present))
-    left_out = (
-        f"dataset(s) without class-preserving images left out: {', '.join(map(str, missing))}"
-        if missing
-        else ""
-    )
+    left_out = f"dataset(s) without class-preserving images left out: {', '.join(map(str, missing))}" if missing else ""
     if k < 2:
         return {**row, "note": _join(f"fewer than 2 datasets with class-preserving images (k={k})", left_out)}
     if n <= k:
