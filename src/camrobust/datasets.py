@@ -12,7 +12,6 @@ class-balanced order takes their place.
 
 from __future__ import annotations
 
-import socket
 import sys
 import warnings
 from collections import deque
@@ -25,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from camrobust.downloads import DownloadError, fetch_or_explain
 from camrobust.registry import DATASET_KINDS
 from camrobust.seeding import image_generator
 
@@ -52,7 +52,6 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".webp",
 )
 RESIZE_RATIO = 256 / 224
-DOWNLOAD_PROBE_TIMEOUT_S = 3.0
 
 # Imagenette wnid -> ImageNet-1k class index (tench, English springer, cassette player, chain saw,
 # church, French horn, garbage truck, gas pump, golf ball, parachute).
@@ -96,10 +95,6 @@ class ImageTooSmallError(DatasetError):
             f"image {self.path} is {size[0]}x{size[1]} px, its shorter side is below min_size={min_size} "
             "(set min_size or skip_corrupt: true to skip it)"
         )
-
-
-class DownloadError(RuntimeError):
-    """A download failed (usually: no network); the message says what to place where."""
 
 
 @dataclass
@@ -536,30 +531,6 @@ def _stage_imagenet_val(spec: dict[str, Any], split: str, seed: int, chunk_size:
         raise DatasetError(f"root: class folders {unknown[:5]} are not ImageNet wnids")
     labels = np.asarray([index_of[wnids[k]] for k in folder_labels], dtype=np.int64)
     return _folder_chunks(root, files, labels, _imagenet_categories(), spec, "eval", seed, chunk_size)
-
-
-def _probe_network(host: str, timeout: float = DOWNLOAD_PROBE_TIMEOUT_S) -> bool:
-    """True when a TCP connection to ``host``:443 opens within ``timeout`` seconds."""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def fetch_or_explain(download: Callable[[], Any], host: str, placement: str) -> Any:
-    """Run ``download`` with a short socket timeout, after checking ``host`` is reachable; a failure
-    raises DownloadError whose message is ``placement`` (what to put where)."""
-    if not _probe_network(host):
-        raise DownloadError(f"no network to reach {host}; {placement}")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30.0)
-    try:
-        return download()
-    except (OSError, RuntimeError) as error:
-        raise DownloadError(f"download from {host} failed ({error}); {placement}") from error
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _extract_or_download(archive: Path, md5: str, download: Callable[[], Any], host: str, placement: str) -> Any:

@@ -8,7 +8,6 @@ import html
 import json
 import os
 import pickle
-import socket
 import time
 import zipfile
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from camrobust.cams import TargetLayer, split_target
+from camrobust.downloads import DownloadError, fetch_or_explain
 from camrobust.registry import ARCHS, MODEL_KINDS, SMALL_ARCHS
 from camrobust.seeding import image_generator
 
@@ -52,7 +52,6 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 SMALL_CNN_MEAN: tuple[float, float, float] = (0.5, 0.5, 0.5)
 SMALL_CNN_STD: tuple[float, float, float] = (0.5, 0.5, 0.5)
-DOWNLOAD_PROBE_TIMEOUT_S = 3.0
 
 
 class UnsafeCheckpointError(ValueError):
@@ -63,7 +62,7 @@ class CheckpointError(ValueError):
     """A checkpoint does not fit the architecture it is loaded into."""
 
 
-class WeightsDownloadError(RuntimeError):
+class WeightsDownloadError(DownloadError):
     """Pretrained weights are not cached and cannot be downloaded; the message says where to put them."""
 
 
@@ -187,20 +186,13 @@ def _ensure_weights_cached(weights: torchvision.models.WeightsEnum) -> None:
         f"download {weights.url} elsewhere and place it at {target} "
         "(torch.hub.get_dir()/checkpoints, i.e. $TORCH_HOME/hub/checkpoints when TORCH_HOME is set)"
     )
-    try:
-        socket.create_connection((host, 443), timeout=DOWNLOAD_PROBE_TIMEOUT_S).close()
-    except OSError as error:
-        raise WeightsDownloadError(f"no network to reach {host} ({error}); {placement}") from error
     hash_match = torch.hub.HASH_REGEX.search(target.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30.0)
-    try:
+
+    def download() -> None:
         torch.hub.download_url_to_file(weights.url, str(target), hash_match.group(1) if hash_match else None)
-    except (OSError, RuntimeError) as error:
-        raise WeightsDownloadError(f"download of {weights.url} failed ({error}); {placement}") from error
-    finally:
-        socket.setdefaulttimeout(previous)
+
+    fetch_or_explain(download, host, placement, error=WeightsDownloadError)
 
 
 def _replace_head(model: nn.Module, num_classes: int) -> None:
