@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from camrobust.plugins import register_cam
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from camrobust.pipeline import load_model
 
 __all__ = ["Evaluation", "evaluate", "load_model", "register_cam"]
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("camrobust")
 
 _NOTEBOOK_API = {
     "evaluate": "camrobust.notebook",

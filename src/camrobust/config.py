@@ -9,24 +9,18 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from camrobust import plugins
+from camrobust import plugins, registry
+from camrobust.errors import ConfigError
 from camrobust.registry import ARCHS, SEVERITY_LEVELS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be run, with the key it came from."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"config key '{key}': {message}")
-        self.key = key
+__all__ = ["ConfigError", "apply_schema", "load_config", "load_schema", "validate_config"]
 
 
 def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
@@ -47,9 +41,16 @@ def _key(path: Any) -> str:
     return ".".join(str(part) for part in path) or "<top level>"
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    with open(path) as handle:
-        return yaml.safe_load(handle)
+def load_schema() -> dict[str, Any]:
+    """The config's JSON schema (package data), with the registry's names as its enums: CAM
+    methods, noise types, dataset and model kinds."""
+    schema = yaml.safe_load(resources.files("camrobust").joinpath("config.schema.yaml").read_text())
+    entries = schema["properties"]
+    entries["cams"]["items"]["enum"] = list(registry.CAM_METHODS)
+    entries["noises"]["propertyNames"]["enum"] = list(registry.NOISES)
+    entries["datasets"]["additionalProperties"]["properties"]["kind"]["enum"] = list(registry.DATASET_KINDS)
+    entries["models"]["additionalProperties"]["properties"]["kind"]["enum"] = list(registry.MODEL_KINDS)
+    return schema
 
 
 def apply_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from camrobust.errors import ConfigError
 from camrobust.registry import CAM_METHODS, NOISES
 from camrobust.seeding import image_generator
 
@@ -64,8 +65,6 @@ def registered_cam(name: str) -> CamPlugin | None:
 
 # ----------------------------------------------------------------------------- config checks
 def _split(spec: Any, key: str) -> tuple[str, str]:
-    from camrobust.config import ConfigError
-
     module, _, attr = str(spec).partition(":")
     if not isinstance(spec, str) or not module or not attr.isidentifier():
         raise ConfigError(key, f"expected 'module:attr' (e.g. 'my_package.cams:my_cam'), got {spec!r}")
@@ -90,8 +89,6 @@ def _top_level_names(source: str) -> set[str] | None:
 
 def check_importable(spec: Any, key: str) -> None:
     """ConfigError naming ``key`` unless ``spec`` ("module:attr") can be found without importing it."""
-    from camrobust.config import ConfigError
-
     module, attr = _split(spec, key)
     try:
         found = importlib.util.find_spec(module)
@@ -108,8 +105,6 @@ def check_importable(spec: Any, key: str) -> None:
 
 def check_config(config: Mapping[str, Any]) -> None:
     """Plugin sections of a raw config: no clash with a built-in name, importable functions."""
-    from camrobust.config import ConfigError
-
     for section, builtins in (("cam_plugins", CAM_METHODS), ("noise_plugins", NOISES)):
         for name, entry in (config.get(section) or {}).items():
             if name in builtins:

@@ -1,59 +1,113 @@
 """The names camrobust plans with: CAM methods, noise types, architectures, dataset and model kinds.
 
-This module imports neither torch nor torchvision, so the Snakefile, the config checks and the
-figures can use it without loading the ML stack. The modules that implement the names
-(``cams``, ``noise``, ``models``, ``datasets``) are checked against it by the tests, and the
-config schema's enums too.
+This is the one place a built-in name is declared. The config schema's enums are filled from it
+(:func:`camrobust.config.load_schema`), the CAM and noise packages look their functions up
+through it, and the figures take their fixed orders and labels from it. It imports neither torch
+nor torchvision, so the Snakefile and the config checks load it in milliseconds.
+
+Adding a built-in CAM method is one module and one line here: a :class:`Cam` entry named
+``name`` is implemented by the function ``name`` of the module ``camrobust.cams.<name>``.
+Adding a built-in noise is one function and one line: a :class:`Noise` entry is implemented by
+the function ``name`` of ``camrobust.noise.<family>``, which carries its severity table
+(``camrobust.noise.catalogue.noise_type``).
 """
 
 from __future__ import annotations
 
-GRADIENT_CAMS: tuple[str, ...] = (
-    "gradcam",
-    "gradcampp",
-    "xgradcam",
-    "hirescam",
-    "gradcam_elementwise",
-    "layercam",
-    "eigencam",
-    "eigengradcam",
-)
-"""CAMs computed from the target layer's activations and gradients (one forward + backward)."""
+from dataclasses import dataclass
+from typing import Literal
 
-MODEL_CAMS: tuple[str, ...] = ("scorecam", "ablationcam")
+CamFamily = Literal["gradient", "model"]
+NoiseKind = Literal["pixel", "attack"]
+
+
+@dataclass(frozen=True)
+class Cam:
+    """A built-in CAM method.
+
+    ``family``: ``gradient`` (a function of the target layer's activations and gradients, one
+    forward and one backward pass) or ``model`` (reruns the model on masked inputs or ablated
+    layer outputs)."""
+
+    name: str
+    label: str
+    family: CamFamily
+
+    @property
+    def implementation(self) -> str:
+        """``"module:function"`` of the method."""
+        return f"camrobust.cams.{self.name}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A built-in noise type.
+
+    ``kind``: ``pixel`` (model-free: one store per dataset, shared by all models) or ``attack``
+    (gradient attack on the model's prediction: one store per dataset and model). ``family``:
+    the module of ``camrobust.noise`` that implements it."""
+
+    name: str
+    label: str
+    kind: NoiseKind
+    family: str
+
+    @property
+    def implementation(self) -> str:
+        """``"module:function"`` of the noise."""
+        return f"camrobust.noise.{self.family}:{self.name}"
+
+
+CAMS: tuple[Cam, ...] = (
+    Cam("gradcam", "GradCAM", "gradient"),
+    Cam("gradcampp", "GradCAM++", "gradient"),
+    Cam("xgradcam", "XGradCAM", "gradient"),
+    Cam("hirescam", "HiResCAM", "gradient"),
+    Cam("gradcam_elementwise", "GradCAM element-wise", "gradient"),
+    Cam("layercam", "LayerCAM", "gradient"),
+    Cam("eigencam", "EigenCAM", "gradient"),
+    Cam("eigengradcam", "EigenGradCAM", "gradient"),
+    Cam("scorecam", "ScoreCAM", "model"),
+    Cam("ablationcam", "AblationCAM", "model"),
+)
+
+NOISE_TYPES: tuple[Noise, ...] = (
+    Noise("gaussian_noise", "Gaussian noise", "pixel", "sensor"),
+    Noise("shot_noise", "shot noise", "pixel", "sensor"),
+    Noise("impulse_noise", "impulse noise", "pixel", "sensor"),
+    Noise("speckle_noise", "speckle noise", "pixel", "sensor"),
+    Noise("gaussian_blur", "Gaussian blur", "pixel", "blur"),
+    Noise("defocus_blur", "defocus blur", "pixel", "blur"),
+    Noise("jpeg_compression", "JPEG compression", "pixel", "digital"),
+    Noise("brightness", "brightness", "pixel", "digital"),
+    Noise("contrast", "contrast", "pixel", "digital"),
+    Noise("motion_blur", "motion blur", "pixel", "blur"),
+    Noise("zoom_blur", "zoom blur", "pixel", "blur"),
+    Noise("glass_blur", "glass blur", "pixel", "blur"),
+    Noise("snow", "snow", "pixel", "weather"),
+    Noise("frost", "frost", "pixel", "weather"),
+    Noise("fog", "fog", "pixel", "weather"),
+    Noise("elastic_transform", "elastic transform", "pixel", "digital"),
+    Noise("pixelate", "pixelate", "pixel", "digital"),
+    Noise("saturate", "saturate", "pixel", "digital"),
+    Noise("spatter", "spatter", "pixel", "weather"),
+    Noise("rician_noise", "Rician noise", "pixel", "sensor"),
+    Noise("poisson_gaussian_noise", "Poisson-Gaussian noise", "pixel", "sensor"),
+    Noise("fgsm", "FGSM", "attack", "attacks"),
+    Noise("pgd", "PGD", "attack", "attacks"),
+)
+
+CAM_METHODS: tuple[str, ...] = tuple(cam.name for cam in CAMS)
+GRADIENT_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "gradient")
+"""CAMs computed from the target layer's activations and gradients (one forward + backward)."""
+MODEL_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "model")
 """CAMs that rerun the model on masked inputs or ablated layer outputs."""
 
-CAM_METHODS: tuple[str, ...] = GRADIENT_CAMS + MODEL_CAMS
-
-PIXEL_NOISES: tuple[str, ...] = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "speckle_noise",
-    "gaussian_blur",
-    "defocus_blur",
-    "jpeg_compression",
-    "brightness",
-    "contrast",
-    "motion_blur",
-    "zoom_blur",
-    "glass_blur",
-    "snow",
-    "frost",
-    "fog",
-    "elastic_transform",
-    "pixelate",
-    "saturate",
-    "spatter",
-    "rician_noise",
-    "poisson_gaussian_noise",
-)
+NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES)
+PIXEL_NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "pixel")
 """Model-free noise types: one store per dataset, shared by all models."""
-
-ATTACKS: tuple[str, ...] = ("fgsm", "pgd")
+ATTACKS: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "attack")
 """Adversarial noise types: one store per (dataset, model)."""
-
-NOISES: tuple[str, ...] = PIXEL_NOISES + ATTACKS
 
 SEVERITY_LEVELS = 5
 """Severities of every built-in noise table (ImageNet-C's 1..5)."""
@@ -78,3 +132,19 @@ ARCHS: tuple[str, ...] = SMALL_ARCHS + TORCHVISION_ARCHS
 MODEL_KINDS: tuple[str, ...] = ("trained", "torchvision", "checkpoint", "python")
 
 DATASET_KINDS: tuple[str, ...] = ("shapes", "imagefolder", "imagenet_val", "imagenette", "cifar10")
+
+
+def cam(name: str) -> Cam:
+    """The registry entry of a built-in CAM method."""
+    for entry in CAMS:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown CAM method {name!r}; built in: {', '.join(CAM_METHODS)}")
+
+
+def noise(name: str) -> Noise:
+    """The registry entry of a built-in noise type."""
+    for entry in NOISE_TYPES:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown noise {name!r}; built in: {', '.join(NOISES)}")
