@@ -323,6 +323,21 @@ def test_import_scan_follows_calls_into_the_library() -> None:
     assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
 
 
+def test_import_scan_follows_packages_and_their_re_exports() -> None:
+    """A function a package re-exports is scanned where it is defined; importing a module of a
+    package runs the package's ``__init__`` too."""
+    assert _definition("camrobust.plots", "ranking_agreement") == (
+        "camrobust.plots.ranking_agreement",
+        "ranking_agreement",
+    )
+    imports, _ = script_imports(REPO / "workflow_scripts" / "plot_summary.py")
+    assert "scipy" in imports.external  # imported inside ranking_agreement only, reached by getattr(plots, ...)
+    assert "camrobust.plots.ranking_agreement" in imports.internal
+    external, internal, _ = _module_level("camrobust.plots.style")
+    assert {"camrobust", "camrobust.plots", "camrobust.plots.cam_overlays"} <= internal
+    assert "skimage" in external  # through the package __init__, which imports the overlay module
+
+
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))
 def test_env_versions_are_pinned_within_the_supported_ranges(env: str) -> None:
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
