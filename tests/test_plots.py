@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +297,63 @@ def test_ranking_agreement_measures_come_from_the_vocabulary() -> None:
     assert [measure.sign for measure in by_column.values()] == [1.0, 1.0, 1.0, -1.0, -1.0]
     assert by_column["l1"].label == f"−{vocabulary.L1.label}"
     assert [measure.column for measure in measures(0.1)][1] == vocabulary.iou_column(0.1) == "iou_top10"
+
+
+# --------------------------------------------------------------------------- one name per figure
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_RULES = REPO / "rules" / "report.smk"
+CAPTIONS = REPO / "report" / "captions"
+FIGURE_VARIANTS = {"robustness_heatmap", "severity_curves", "critical_difference", "change_rates"}
+
+
+def rule_blocks(smk: Path) -> dict[str, str]:
+    """Rule name -> its text, from a .smk file."""
+    blocks = re.split(r"\n(?=rule )", smk.read_text())
+    return {match.group(1): block for block in blocks if (match := re.match(r"rule (\w+):", block.strip()))}
+
+
+def captions_of(block: str) -> list[str]:
+    return re.findall(r'caption="([^"]+)"', block)
+
+
+def test_every_report_caption_exists_and_every_caption_is_used() -> None:
+    used = set()
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for rule, block in rule_blocks(smk).items():
+            for caption in captions_of(block):
+                path = (smk.parent / caption).resolve()
+                assert path.is_file(), f"rule {rule} in {smk.name}: caption {caption} does not exist"
+                used.add(path)
+    assert sorted(p.name for p in CAPTIONS.glob("*.rst") if p.resolve() not in used) == []
+
+
+def test_each_figure_has_one_name_across_rule_file_caption_module_and_function() -> None:
+    """plot_<name> draws <name>*.png / .jpg with caption <name>.rst by camrobust.plots.<name>."""
+    blocks = rule_blocks(REPORT_RULES)
+    assert set(blocks) == {f"plot_{name}" for name in plots.FIGURES} | {"model_card"}
+    for rule, block in blocks.items():
+        name = rule.removeprefix("plot_")
+        assert {Path(c).name for c in captions_of(block)} == {f"{name}.rst"}, rule
+        outputs = re.findall(r'report\(\s*"([^"]+)"', block)
+        assert outputs and all(Path(o).name.startswith(name) for o in outputs), (rule, outputs)
+        assert f'"logs/{rule}/' in block and f'"results/benchmarks/{rule}/' in block, rule
+        figure = re.search(r'figure="(\w+)"', block)
+        assert figure is None or figure.group(1) == name, rule  # plot_summary.py draws plots.<figure>
+    for name in plots.FIGURES:
+        assert callable(getattr(plots, name)) and name in plots.__all__
+        assert importlib.import_module(f"camrobust.plots.{name}").__dict__[name] is getattr(plots, name)
+        assert hasattr(plots, f"{name}_figure") == (name in FIGURE_VARIANTS), name
+    assert all(hasattr(plots, exported) for exported in plots.__all__)
+
+
+def test_workflow_scripts_call_existing_plots_functions() -> None:
+    """A renamed function fails here, not in the middle of a workflow run."""
+    for script in sorted((REPO / "workflow_scripts").glob("*.py")):
+        for attribute in re.findall(r"\bplots\.(\w+)", script.read_text()):
+            assert hasattr(plots, attribute), f"{script.name} calls plots.{attribute}"
+
+
+def test_no_docstring_cites_spec() -> None:
+    sources = [*(REPO / "src" / "camrobust" / "plots").glob("*.py"), *CAPTIONS.glob("*.rst")]
+    assert [path.name for path in sources if re.search(r"\bSPEC\b", path.read_text())] == []
