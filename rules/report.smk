@@ -4,7 +4,7 @@ rule plot_robustness_heatmap:
     output:
         report(
             "results/report/{dataset}/{model}/robustness_heatmap.png",
-            caption="../report/captions/rm_heatmap.rst",
+            caption="../report/captions/robustness_heatmap.rst",
             category="Robustness",
             subcategory="{dataset} / {model}",
         ),
@@ -15,7 +15,7 @@ rule plot_robustness_heatmap:
     conda:
         "../envs/report.yaml"
     params:
-        figure="rm_heatmap",
+        figure="robustness_heatmap",
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -55,7 +55,7 @@ rule plot_cam_overlays:
     output:
         report(
             "results/report/{dataset}/{model}/{noise}/cam_overlays.jpg",
-            caption="../report/captions/cam_overlay_grid.rst",
+            caption="../report/captions/cam_overlays.rst",
             category="CAM overlays",
             subcategory="{dataset} / {model}",
         ),
@@ -77,13 +77,13 @@ rule plot_critical_difference:
     output:
         preserving=report(
             "results/report/{dataset}/{model}/{noise}/critical_difference_preserving.png",
-            caption="../report/captions/cd_diagram.rst",
+            caption="../report/captions/critical_difference.rst",
             category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
         changing=report(
             "results/report/{dataset}/{model}/{noise}/critical_difference_changing.png",
-            caption="../report/captions/cd_diagram.rst",
+            caption="../report/captions/critical_difference.rst",
             category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
@@ -127,7 +127,7 @@ rule plot_change_rates:
     output:
         report(
             "results/report/change_rates.png",
-            caption="../report/captions/attack_success.rst",
+            caption="../report/captions/change_rates.rst",
             category="Summary",
         ),
     log:
@@ -137,7 +137,7 @@ rule plot_change_rates:
     conda:
         "../envs/report.yaml"
     params:
-        figure="attack_success",
+        figure="change_rates",
     script:
         "../workflow_scripts/plot_summary.py"
 
@@ -148,7 +148,7 @@ rule plot_region_counts:
     output:
         report(
             "results/report/region_counts.png",
-            caption="../report/captions/region_count_histogram.rst",
+            caption="../report/captions/region_counts.rst",
             category="Summary",
         ),
     log:
@@ -188,7 +188,7 @@ rule plot_noise_examples:
         "../workflow_scripts/plot_noise_examples.py"
 
 
-rule model_card_page:
+rule model_card:
     input:
         "results/models/{dataset}/{model}/card.json",
     output:
@@ -199,9 +199,9 @@ rule model_card_page:
             subcategory="{dataset} / {model}",
         ),
     log:
-        "logs/model_card_page/{dataset}/{model}.log",
+        "logs/model_card/{dataset}/{model}.log",
     benchmark:
-        "results/benchmarks/model_card_page/{dataset}/{model}.tsv"
+        "results/benchmarks/model_card/{dataset}/{model}.tsv"
     conda:
         "../envs/torch.yaml"
     script:

@@ -3,8 +3,10 @@
 conda-forge cannot be reached from the test machines, so the envs are not built here. Instead the
 imports a script can execute are collected from the source: the script's own imports, and for
 every camrobust function it calls, the imports of that function's module, the imports inside the
-function, and recursively the camrobust functions it calls. Every third-party module found must
-come from a package pinned in the rule's env.
+function, and recursively the camrobust functions it calls. A function a package re-exports is
+followed to the module that defines it, and a module's imports include those of the packages
+above it (importing ``camrobust.plots.style`` runs ``camrobust/plots/__init__.py``). Every
+third-party module found must come from a package pinned in the rule's env.
 """
 
 from __future__ import annotations
@@ -89,35 +91,94 @@ def _import_nodes(body: list[ast.stmt], nested: bool) -> list[ast.Import | ast.I
     return found
 
 
+def _source(module: str) -> Path | None:
+    """File of a camrobust module: ``camrobust/a/b.py``, or ``camrobust/a/b/__init__.py`` for a
+    package; None where ``module`` names no camrobust module."""
+    top, *parts = module.split(".")
+    if top != "camrobust":
+        return None
+    candidates = [SOURCE.joinpath(*parts, "__init__.py")]
+    if parts:
+        candidates.append(SOURCE.joinpath(*parts[:-1], f"{parts[-1]}.py"))
+    return next((path for path in candidates if path.is_file()), None)
+
+
 def _record(nodes: list[ast.Import | ast.ImportFrom], imports: Imports, aliases: dict[str, str]) -> None:
     for node in nodes:
         if isinstance(node, ast.Import):
             for name in node.names:
                 imports.add(name.name)
                 aliases[name.asname or name.name.split(".")[0]] = name.name
+        elif node.level:
+            raise AssertionError(
+                f"relative import of {node.module!r}: the scan follows absolute camrobust imports only"
+            )
         elif node.module is not None:
             for name in node.names:
-                is_module = node.module == "camrobust" and (SOURCE / f"{name.name}.py").exists()
-                imported = f"camrobust.{name.name}" if is_module else node.module
+                # `from package import x` gives the package's attribute x where its __init__ binds
+                # one (a re-exported function of a module named x too), else the submodule x
+                submodule = f"{node.module}.{name.name}"
+                is_module = _source(submodule) is not None and name.name not in _bound(node.module)
+                imported = submodule if is_module else node.module
                 imports.add(imported)
                 aliases[name.asname or name.name] = imported
 
 
 @cache
 def _module(name: str) -> ast.Module:
-    return ast.parse((SOURCE / f"{name.split('.', 1)[1]}.py").read_text())
+    source = _source(name)
+    assert source is not None, f"no source for {name}"
+    return ast.parse(source.read_text())
+
+
+@cache
+def _reexports(name: str) -> dict[str, tuple[str, str]]:
+    """Names a camrobust module binds at top level by importing them from another camrobust
+    module (a package's re-exports): name -> (that module, its name there)."""
+    found = {}
+    for node in _import_nodes(_module(name).body, nested=False) if _source(name) else []:
+        if isinstance(node, ast.ImportFrom) and node.module and _source(node.module) and not node.level:
+            for alias in node.names:
+                if _source(f"{node.module}.{alias.name}") is None:
+                    found[alias.asname or alias.name] = (node.module, alias.name)
+    return found
+
+
+def _bound(name: str) -> set[str]:
+    """Functions a camrobust module defines or re-exports at top level."""
+    return set(_functions(name)) | set(_reexports(name)) if _source(name) else set()
+
+
+def _definition(module: str, name: str) -> tuple[str, str]:
+    """The (module, function) that defines ``module.name``, through re-exports."""
+    seen = set()
+    while name not in _functions(module) and name in _reexports(module) and (module, name) not in seen:
+        seen.add((module, name))
+        module, name = _reexports(module)[name]
+    return module, name
 
 
 @cache
 def _module_level(name: str) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
-    """(external, internal, aliases) of a camrobust module's top-level imports, closed over camrobust."""
-    imports, aliases = Imports(), {}
-    _record(_import_nodes(_module(name).body, nested=False), imports, aliases)
-    for internal in list(imports.internal):
-        external, more, _ = _module_level(internal)
-        imports.external |= external
-        imports.internal |= more
-    return frozenset(imports.external), frozenset(imports.internal | {name}), tuple(aliases.items())
+    """(external, internal, aliases) of a camrobust module's top-level imports, closed over camrobust.
+
+    Importing ``camrobust.a.b`` runs the packages ``camrobust`` and ``camrobust.a`` first: their
+    top-level imports count too (a package and its modules import each other, so the closure is
+    walked, not recursed)."""
+    closure, external, pending = set(), set(), [name]
+    while pending:
+        module = pending.pop()
+        if module in closure:
+            continue
+        closure.add(module)
+        imports = Imports()
+        _record(_import_nodes(_module(module).body, nested=False), imports, {})
+        external |= imports.external
+        parents = [".".join(module.split(".")[:depth]) for depth in range(1, module.count(".") + 1)]
+        pending += [*imports.internal, *parents]
+    aliases: dict[str, str] = {}
+    _record(_import_nodes(_module(name).body, nested=False), Imports(), aliases)
+    return frozenset(external), frozenset(closure), tuple(aliases.items())
 
 
 def _functions(name: str) -> dict[str, ast.FunctionDef]:
@@ -141,8 +202,8 @@ def _module_tables(name: str) -> dict[str, frozenset[str]]:
 
 def _called(body: ast.AST, aliases: dict[str, str], module: str) -> set[tuple[str, str]]:
     """(camrobust module, function) pairs ``body`` can call: ``alias.f``, local ``f`` (called or
-    passed on), the functions of the module's dispatch tables it reads, and every function of a
-    module it looks up by a computed name (``getattr(alias, name)``)."""
+    passed on), the functions of the module's dispatch tables it reads, and every function a
+    module defines or re-exports where it is looked up by a computed name (``getattr(alias, name)``)."""
     calls = set()
     local = _functions(module) if module else {}
     tables = _module_tables(module) if module else {}
@@ -155,18 +216,18 @@ def _called(body: ast.AST, aliases: dict[str, str], module: str) -> set[tuple[st
             and not isinstance(node.args[1], ast.Constant)
         ):
             target = aliases.get(node.args[0].id, "")
-            if target.startswith("camrobust."):
-                calls |= {(target, function) for function in _functions(target)}
+            if _source(target):
+                calls |= {(target, function) for function in _bound(target)}
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             target = aliases.get(node.value.id, "")
-            if target.startswith("camrobust.") and (SOURCE / f"{target.split('.')[1]}.py").exists():
+            if _source(target):
                 calls.add((target, node.attr))
         elif isinstance(node, ast.Name):
             if node.id in local:
                 calls.add((module, node.id))
             calls |= {(module, function) for function in tables.get(node.id, ())}
             target = aliases.get(node.id, "")
-            if target.startswith("camrobust.") and target.count(".") == 1:
+            if _source(target):
                 calls.add((target, node.id))
     return calls
 
@@ -184,7 +245,7 @@ def script_imports(script: Path) -> tuple[Imports, bool]:
         imports.internal |= more
     seen: set[tuple[str, str]] = set()
     while pending:
-        module, function = pending.pop()
+        module, function = _definition(*pending.pop())
         if (module, function) in seen or function not in _functions(module):
             continue
         seen.add((module, function))
@@ -260,6 +321,21 @@ def test_import_scan_follows_calls_into_the_library() -> None:
     assert {"torch", "torchvision", "zarr"} <= imports.external
     imports, _ = script_imports(REPO / "workflow_scripts" / "stage_images.py")
     assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
+
+
+def test_import_scan_follows_packages_and_their_re_exports() -> None:
+    """A function a package re-exports is scanned where it is defined; importing a module of a
+    package runs the package's ``__init__`` too."""
+    assert _definition("camrobust.plots", "ranking_agreement") == (
+        "camrobust.plots.ranking_agreement",
+        "ranking_agreement",
+    )
+    imports, _ = script_imports(REPO / "workflow_scripts" / "plot_summary.py")
+    assert "scipy" in imports.external  # imported inside ranking_agreement only, reached by getattr(plots, ...)
+    assert "camrobust.plots.ranking_agreement" in imports.internal
+    external, internal, _ = _module_level("camrobust.plots.style")
+    assert {"camrobust", "camrobust.plots", "camrobust.plots.cam_overlays"} <= internal
+    assert "skimage" in external  # through the package __init__, which imports the overlay module
 
 
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))

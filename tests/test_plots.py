@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from camrobust import plots
+from camrobust import plots, registry, vocabulary
+from camrobust.plots import style
+from camrobust.plots.robustness_heatmap import _short_reason
 from camrobust.robustness import NO_CHANGING, NO_PRESERVING
 
 CAMS = ["gradcam", "gradcampp", "eigencam"]
@@ -85,11 +89,11 @@ def test_cam_colors_are_fixed_per_method_whatever_the_subset() -> None:
     assert plots.cam_colors(["mynewcam"])["mynewcam"] == plots.cam_colors(["x", "mynewcam"])["mynewcam"]
 
 
-def test_rm_heatmap_sorts_by_rm_and_labels_nan_cells(summary: pd.DataFrame, tmp_path: Path) -> None:
-    cells = plots.rm_heatmap(summary, "shapes", "democnn", tmp_path / "rm.png")
-    assert_png(tmp_path / "rm.png")
+def test_robustness_heatmap_sorts_by_rm_and_labels_nan_cells(summary: pd.DataFrame, tmp_path: Path) -> None:
+    cells = plots.robustness_heatmap(summary, "shapes", "democnn", tmp_path / "heatmap.png")
+    assert_png(tmp_path / "heatmap.png")
     assert list(dict.fromkeys(cells["cam"])) == ["gradcampp", "eigencam", "gradcam"]
-    assert list(dict.fromkeys(cells["noise"])) == ["gaussian_noise", "brightness"]  # SPEC order
+    assert list(dict.fromkeys(cells["noise"])) == ["gaussian_noise", "brightness"]  # registry order
     rm = cells[cells["metric"] == "rm"].set_index(["cam", "noise"])
     assert rm.loc[("eigencam", "gaussian_noise"), "text"] == "0.40"
     assert np.isnan(rm.loc[("eigencam", "brightness"), "value"])
@@ -98,25 +102,25 @@ def test_rm_heatmap_sorts_by_rm_and_labels_nan_cells(summary: pd.DataFrame, tmp_
     assert set(consistency["text"]) == {"1.00"}
 
 
-def test_rm_heatmap_reads_a_csv_round_trip(summary: pd.DataFrame, tmp_path: Path) -> None:
+def test_robustness_heatmap_reads_a_csv_round_trip(summary: pd.DataFrame, tmp_path: Path) -> None:
     summary.to_csv(tmp_path / "summary.csv", index=False)
     reread = pd.read_csv(tmp_path / "summary.csv")
-    cells = plots.rm_heatmap(reread, "shapes", "democnn", tmp_path / "rm.png")
+    cells = plots.robustness_heatmap(reread, "shapes", "democnn", tmp_path / "heatmap.png")
     assert len(cells) == 3 * len(CAMS) * len(NOISES)
-    assert_png(tmp_path / "rm.png")
+    assert_png(tmp_path / "heatmap.png")
 
 
-def test_rm_heatmap_names_available_pairs_for_unknown_dataset(summary: pd.DataFrame, tmp_path: Path) -> None:
+def test_robustness_heatmap_names_available_pairs_for_unknown_dataset(summary: pd.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"dataset='cifar10'.*\('shapes', 'democnn'\)"):
-        plots.rm_heatmap(summary, "cifar10", "democnn", tmp_path / "rm.png")
+        plots.robustness_heatmap(summary, "cifar10", "democnn", tmp_path / "heatmap.png")
 
 
 def test_short_reason_picks_the_cause_of_each_metric() -> None:
     both = f"{NO_PRESERVING}; {NO_CHANGING}"
-    assert plots._short_reason(both, "consistency") == "no same-class"
-    assert plots._short_reason(both, "responsiveness") == "no changed"
-    assert plots._short_reason(None, "rm") == "no data"
-    assert plots._short_reason("segmentation failed", "rm") == "segmentation …"
+    assert _short_reason(both, "consistency") == "no same-class"
+    assert _short_reason(both, "responsiveness") == "no changed"
+    assert _short_reason(None, "rm") == "no data"
+    assert _short_reason("segmentation failed", "rm") == "segmentation …"
 
 
 def test_severity_curves_draws_all_noises(summary: pd.DataFrame, tmp_path: Path) -> None:
@@ -125,8 +129,8 @@ def test_severity_curves_draws_all_noises(summary: pd.DataFrame, tmp_path: Path)
     assert width > height  # two noise columns side by side, one block
 
 
-def test_attack_success_is_the_class_change_share(summary: pd.DataFrame, tmp_path: Path) -> None:
-    shares = plots.attack_success(summary, tmp_path / "attack.png")
+def test_change_rates_is_the_class_change_share(summary: pd.DataFrame, tmp_path: Path) -> None:
+    shares = plots.change_rates(summary, tmp_path / "attack.png")
     assert_png(tmp_path / "attack.png")
     gaussian = shares[shares["noise"] == "gaussian_noise"].set_index("severity")
     assert gaussian["n_total"].tolist() == [8, 8, 8]  # counts of one CAM, not summed over CAMs
@@ -175,30 +179,30 @@ def test_ranking_agreement_one_panel_per_dataset_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(table["tau_spearman"], -1.0)
 
 
-def test_cd_diagram_draws_or_says_why(tmp_path: Path) -> None:
+def test_critical_difference_draws_or_says_why(tmp_path: Path) -> None:
     ranks = pd.Series({"gradcam": 1.4, "gradcampp": 1.9, "eigencam": 2.7})
     pvalues = pd.DataFrame(
         [[1.0, 0.4, 0.01], [0.4, 1.0, 0.08], [0.01, 0.08, 1.0]], index=ranks.index, columns=ranks.index
     )
-    assert plots.cd_diagram(ranks, pvalues, tmp_path / "cd.png", "shapes / democnn / gaussian_noise") is None
+    assert plots.critical_difference(ranks, pvalues, tmp_path / "cd.png", "shapes / democnn / gaussian_noise") is None
     assert_png(tmp_path / "cd.png")
 
-    one = plots.cd_diagram(ranks[:1], pvalues.iloc[:1, :1], tmp_path / "one.png", "one method")
+    one = plots.critical_difference(ranks[:1], pvalues.iloc[:1, :1], tmp_path / "one.png", "one method")
     assert "at least 2" in one
     assert_png(tmp_path / "one.png", min_side=100)  # a one-line text figure
 
     with_nan = pvalues.copy()
     with_nan.loc["gradcam", "eigencam"] = with_nan.loc["eigencam", "gradcam"] = np.nan
-    reason = plots.cd_diagram(ranks, with_nan, tmp_path / "nan.png", "NaN p-values")
+    reason = plots.critical_difference(ranks, with_nan, tmp_path / "nan.png", "NaN p-values")
     assert "NaN" in reason and "gradcam–eigencam" in reason
     assert_png(tmp_path / "nan.png", min_side=100)
 
 
-def test_cd_diagram_rejects_mismatched_pvalues(tmp_path: Path) -> None:
+def test_critical_difference_rejects_mismatched_pvalues(tmp_path: Path) -> None:
     ranks = pd.Series({"gradcam": 1.0, "layercam": 2.0})
     pvalues = pd.DataFrame(np.ones((2, 2)), index=["gradcam", "eigencam"], columns=["gradcam", "eigencam"])
     with pytest.raises(ValueError, match="layercam"):
-        plots.cd_diagram(ranks, pvalues, tmp_path / "cd.png", "bad")
+        plots.critical_difference(ranks, pvalues, tmp_path / "cd.png", "bad")
 
 
 def overlay_inputs(k: int = 2, s: int = 2, size: int = 32) -> dict:
@@ -217,10 +221,10 @@ def overlay_inputs(k: int = 2, s: int = 2, size: int = 32) -> dict:
     }
 
 
-def test_cam_overlay_grid_with_region_boundaries(tmp_path: Path) -> None:
+def test_cam_overlays_with_region_boundaries(tmp_path: Path) -> None:
     inputs = overlay_inputs()
     segments = (np.arange(32)[:, None] // 8 * 4 + np.arange(32)[None, :] // 8).astype(np.int32)
-    plots.cam_overlay_grid(
+    plots.cam_overlays(
         **inputs,
         path=tmp_path / "grid.png",
         title="shapes / democnn / gaussian_noise",
@@ -231,11 +235,11 @@ def test_cam_overlay_grid_with_region_boundaries(tmp_path: Path) -> None:
     assert height > width  # 4 rows (2 images x 2 CAMs), 3 columns
 
 
-def test_cam_overlay_grid_as_jpeg_matches_the_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cam_overlays_as_jpeg_matches_the_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A .jpg path gives a JPEG of the same grid (at JPEG_DPI): colours within JPEG's error."""
-    plots.cam_overlay_grid(**overlay_inputs(), path=tmp_path / "grid.jpg", title="t")
-    monkeypatch.setattr(plots, "DPI", plots.JPEG_DPI)
-    plots.cam_overlay_grid(**overlay_inputs(), path=tmp_path / "grid.png", title="t")
+    plots.cam_overlays(**overlay_inputs(), path=tmp_path / "grid.jpg", title="t")
+    monkeypatch.setattr(style, "DPI", style.JPEG_DPI)
+    plots.cam_overlays(**overlay_inputs(), path=tmp_path / "grid.png", title="t")
     with Image.open(tmp_path / "grid.png") as png, Image.open(tmp_path / "grid.jpg") as jpeg:
         assert jpeg.format == "JPEG" and jpeg.size == png.size
         difference = np.asarray(png.convert("RGB"), float) - np.asarray(jpeg.convert("RGB"), float)
@@ -245,20 +249,111 @@ def test_cam_overlay_grid_as_jpeg_matches_the_png(tmp_path: Path, monkeypatch: p
     assert np.sqrt((difference**2).mean()) < 2.03 * 24 / np.sqrt(12)
 
 
-def test_cam_overlay_grid_names_a_wrong_shape(tmp_path: Path) -> None:
+def test_cam_overlays_names_a_wrong_shape(tmp_path: Path) -> None:
     inputs = overlay_inputs()
     inputs["noisy_cams"]["eigencam"] = inputs["noisy_cams"]["eigencam"][:, :1]
     with pytest.raises(ValueError, match=r"noisy_cams\['eigencam'\].*\(2, 1, 32, 32\)"):
-        plots.cam_overlay_grid(**inputs, path=tmp_path / "grid.png", title="bad")
+        plots.cam_overlays(**inputs, path=tmp_path / "grid.png", title="bad")
 
 
-def test_region_count_histogram_statistics(tmp_path: Path) -> None:
+def test_region_counts_statistics(tmp_path: Path) -> None:
     counts = {"shapes": np.array([10, 20, 30, 60, 61]), "imagenette": np.array([40, 45])}
-    stats = plots.region_count_histogram(counts, tmp_path / "regions.png").set_index("dataset")
+    stats = plots.region_counts(counts, tmp_path / "regions.png").set_index("dataset")
     assert_png(tmp_path / "regions.png")
     assert stats.loc["shapes", "share_in_band"] == pytest.approx(3 / 5)  # 20, 30, 60 in [20, 60]
     assert stats.loc["shapes", "median"] == 30
     assert (stats.loc["shapes", "min"], stats.loc["shapes", "max"]) == (10, 61)
     assert stats.loc["imagenette", "share_in_band"] == 1.0
     with pytest.raises(ValueError, match="imagenette"):
-        plots.region_count_histogram({"imagenette": np.array([], dtype=int)}, tmp_path / "empty.png")
+        plots.region_counts({"imagenette": np.array([], dtype=int)}, tmp_path / "empty.png")
+
+
+def test_figures_show_vocabulary_and_registry_labels(summary: pd.DataFrame) -> None:
+    heatmap = plots.robustness_heatmap_figure(summary, "shapes", "democnn")
+    panels = [ax for ax in heatmap.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [score.label for score in vocabulary.ROBUSTNESS]
+    assert [tick.get_text() for tick in panels[0].get_yticklabels()] == ["GradCAM++", "EigenCAM", "GradCAM"]
+    assert [tick.get_text() for tick in panels[0].get_xticklabels()] == ["Gaussian noise", "brightness"]
+    colorbar = next(ax for ax in heatmap.axes if ax not in panels)
+    assert vocabulary.RM.direction in colorbar.get_ylabel()
+
+    curves = plots.severity_curves_figure(summary, "shapes", "democnn")
+    ylabels = [ax.get_ylabel().split("\n")[0] for ax in curves.axes if ax.get_ylabel()]
+    assert ylabels[:2] == [vocabulary.CONSISTENCY.label, vocabulary.RESPONSIVENESS.label]
+    legend = [text.get_text() for text in curves.legends[0].get_texts()]
+    assert legend[:3] == ["GradCAM", "GradCAM++", "EigenCAM"]  # registry order, registry labels
+    undefined = [text.get_text() for ax in curves.axes for text in ax.texts if "undefined" in text.get_text()]
+    assert undefined == [f"undefined at every severity:\nno {vocabulary.SETS[vocabulary.CHANGING]}"]
+
+    rates = plots.change_rates_figure(summary)
+    assert " / ".join(registry.noise(name).label for name in registry.ATTACKS) in rates.get_suptitle()
+
+
+def test_ranking_agreement_measures_come_from_the_vocabulary() -> None:
+    from camrobust.plots.ranking_agreement import measures
+
+    by_column = {measure.column: measure for measure in measures()}
+    assert list(by_column) == ["spearman", "iou_top20", "ssim", "l1", "sensitivity_mean"]
+    assert [measure.sign for measure in by_column.values()] == [1.0, 1.0, 1.0, -1.0, -1.0]
+    assert by_column["l1"].label == f"−{vocabulary.L1.label}"
+    assert [measure.column for measure in measures(0.1)][1] == vocabulary.iou_column(0.1) == "iou_top10"
+
+
+# --------------------------------------------------------------------------- one name per figure
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_RULES = REPO / "rules" / "report.smk"
+CAPTIONS = REPO / "report" / "captions"
+FIGURE_VARIANTS = {"robustness_heatmap", "severity_curves", "critical_difference", "change_rates"}
+
+
+def rule_blocks(smk: Path) -> dict[str, str]:
+    """Rule name -> its text, from a .smk file."""
+    blocks = re.split(r"\n(?=rule )", smk.read_text())
+    return {match.group(1): block for block in blocks if (match := re.match(r"rule (\w+):", block.strip()))}
+
+
+def captions_of(block: str) -> list[str]:
+    return re.findall(r'caption="([^"]+)"', block)
+
+
+def test_every_report_caption_exists_and_every_caption_is_used() -> None:
+    used = set()
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for rule, block in rule_blocks(smk).items():
+            for caption in captions_of(block):
+                path = (smk.parent / caption).resolve()
+                assert path.is_file(), f"rule {rule} in {smk.name}: caption {caption} does not exist"
+                used.add(path)
+    assert sorted(p.name for p in CAPTIONS.glob("*.rst") if p.resolve() not in used) == []
+
+
+def test_each_figure_has_one_name_across_rule_file_caption_module_and_function() -> None:
+    """plot_<name> draws <name>*.png / .jpg with caption <name>.rst by camrobust.plots.<name>."""
+    blocks = rule_blocks(REPORT_RULES)
+    assert set(blocks) == {f"plot_{name}" for name in plots.FIGURES} | {"model_card"}
+    for rule, block in blocks.items():
+        name = rule.removeprefix("plot_")
+        assert {Path(c).name for c in captions_of(block)} == {f"{name}.rst"}, rule
+        outputs = re.findall(r'report\(\s*"([^"]+)"', block)
+        assert outputs and all(Path(o).name.startswith(name) for o in outputs), (rule, outputs)
+        assert f'"logs/{rule}/' in block and f'"results/benchmarks/{rule}/' in block, rule
+        figure = re.search(r'figure="(\w+)"', block)
+        assert figure is None or figure.group(1) == name, rule  # plot_summary.py draws plots.<figure>
+    for name in plots.FIGURES:
+        assert callable(getattr(plots, name)) and name in plots.__all__
+        assert importlib.import_module(f"camrobust.plots.{name}").__dict__[name] is getattr(plots, name)
+        assert hasattr(plots, f"{name}_figure") == (name in FIGURE_VARIANTS), name
+    assert all(hasattr(plots, exported) for exported in plots.__all__)
+
+
+def test_workflow_scripts_call_existing_plots_functions() -> None:
+    """A renamed function fails here, not in the middle of a workflow run."""
+    for script in sorted((REPO / "workflow_scripts").glob("*.py")):
+        for attribute in re.findall(r"\bplots\.(\w+)", script.read_text()):
+            assert hasattr(plots, attribute), f"{script.name} calls plots.{attribute}"
+
+
+def test_no_docstring_cites_spec() -> None:
+    sources = [*(REPO / "src" / "camrobust" / "plots").glob("*.py"), *CAPTIONS.glob("*.rst")]
+    assert [path.name for path in sources if re.search(r"\bSPEC\b", path.read_text())] == []

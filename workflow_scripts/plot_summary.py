@@ -1,4 +1,5 @@
-"""A figure of the robustness summary: ``params.figure`` names the camrobust.plots function."""
+"""A figure of the robustness summary: ``params.figure`` names the camrobust.plots function,
+the rule is ``plot_<figure>`` and the caption ``<figure>.rst``."""
 
 import pandas as pd
 

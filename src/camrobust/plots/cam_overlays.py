@@ -1,0 +1,151 @@
+"""CAM overlays: a grid of clean and noisy images with their CAMs, one row per image and method."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from skimage.segmentation import find_boundaries
+
+from camrobust.plots.style import CAM_CMAP, CHANGED_RED, cam_colors, cam_label, new_figure, save
+
+
+def cam_overlays(
+    clean_images: np.ndarray,
+    noisy_images: np.ndarray,
+    clean_cams: Mapping[str, np.ndarray],
+    noisy_cams: Mapping[str, np.ndarray],
+    severities: Sequence[int],
+    clean_pred: np.ndarray,
+    noisy_pred: np.ndarray,
+    class_names: Sequence[str],
+    path: str | Path,
+    title: str,
+    segments: np.ndarray | None = None,
+    image_ids: Sequence[str] | None = None,
+) -> None:
+    """Grid of CAM overlays: rows = images x CAMs, columns = clean + each severity.
+
+    Inputs: clean_images uint8 (K,H,W,3), noisy_images uint8 (K,S,H,W,3), CAMs in [0,1]
+    (K,H,W) / (K,S,H,W) per method, predicted classes (K,) / (K,S), optional clean-image
+    segments (K,H,W) drawn as white region boundaries. Each cell title is the predicted class,
+    red and marked '≠' where it differs from the clean prediction.
+    """
+    clean_images, noisy_images = np.asarray(clean_images), np.asarray(noisy_images)
+    clean_pred, noisy_pred = np.asarray(clean_pred), np.asarray(noisy_pred)
+    if not clean_cams:
+        raise ValueError("clean_cams is empty; pass at least one CAM method")
+    _check_overlay_shapes(
+        clean_images, noisy_images, clean_cams, noisy_cams, severities, clean_pred, noisy_pred, segments
+    )
+    cams = list(clean_cams)
+    n_images = clean_images.shape[0]
+    ids = list(image_ids) if image_ids is not None else [str(k) for k in range(n_images)]
+    boundaries = (
+        [_boundary_layer(np.asarray(segments[k])) for k in range(n_images)]
+        if segments is not None
+        else [None] * n_images
+    )
+    colors = cam_colors(cams)
+    n_rows, n_cols = n_images * len(cams), 1 + len(severities)
+
+    figure = new_figure(1.2 + 1.45 * n_cols + 0.8, 0.9 + 1.55 * n_rows)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for k in range(n_images):
+        clean_name = class_names[int(clean_pred[k])]
+        for c, cam in enumerate(cams):
+            row = axes[k * len(cams) + c]
+            _overlay_cell(row[0], clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k])
+            row[0].set_title(f"clean: {clean_name}", fontsize=8)
+            row[0].set_ylabel(f"image {ids[k]}\n{cam_label(cam)}", fontsize=8.5, color=colors[cam], fontweight="bold")
+            for s in range(len(severities)):
+                _overlay_cell(row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k])
+                predicted = int(noisy_pred[k, s])
+                changed = predicted != int(clean_pred[k])
+                label = f"{'≠ ' if changed else ''}{class_names[predicted]}"
+                row[1 + s].set_title(
+                    label,
+                    fontsize=8,
+                    color=CHANGED_RED if changed else "black",
+                    fontweight="bold" if changed else "normal",
+                )
+    for ax, header in zip(axes[0], ["clean", *(f"severity {severity}" for severity in severities)]):
+        ax.annotate(
+            header,
+            (0.5, 1.0),
+            xytext=(0, 14),
+            xycoords="axes fraction",
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            fontweight="bold",
+        )
+    colorbar = figure.colorbar(
+        ScalarMappable(norm=Normalize(0.0, 1.0), cmap=CAM_CMAP),
+        ax=axes.ravel().tolist(),
+        shrink=min(0.9, 2.5 / n_rows),
+        aspect=30,
+        pad=0.02,
+    )
+    colorbar.set_label("CAM value (min-max normalised, 0–1)", fontsize=8.5)
+    figure.suptitle(f"{title}\ncell title = predicted class (red ≠ : differs from clean)", fontsize=10)
+    save(figure, path)
+
+
+def _check_overlay_shapes(
+    clean_images: np.ndarray,
+    noisy_images: np.ndarray,
+    clean_cams: Mapping[str, np.ndarray],
+    noisy_cams: Mapping[str, np.ndarray],
+    severities: Sequence[int],
+    clean_pred: np.ndarray,
+    noisy_pred: np.ndarray,
+    segments: np.ndarray | None,
+) -> None:
+    n_images, height, width = clean_images.shape[:3]
+    expected = {
+        "noisy_images": (noisy_images.shape, (n_images, len(severities), height, width, 3)),
+        "clean_pred": (clean_pred.shape, (n_images,)),
+        "noisy_pred": (noisy_pred.shape, (n_images, len(severities))),
+    }
+    if segments is not None:
+        expected["segments"] = (segments.shape, (n_images, height, width))
+    for cam in clean_cams:
+        expected[f"clean_cams[{cam!r}]"] = (np.shape(clean_cams[cam]), (n_images, height, width))
+        if cam not in noisy_cams:
+            raise ValueError(f"noisy_cams has no {cam!r}; it has {sorted(noisy_cams)}")
+        expected[f"noisy_cams[{cam!r}]"] = (
+            np.shape(noisy_cams[cam]),
+            (n_images, len(severities), height, width),
+        )
+    for name, (shape, wanted) in expected.items():
+        if tuple(shape) != wanted:
+            raise ValueError(f"{name} has shape {tuple(shape)}, expected {wanted}")
+
+
+def _boundary_layer(segments: np.ndarray, min_pixels: int = 256) -> np.ndarray:
+    """RGBA layer of region boundaries, drawn on a nearest-upsampled label map so lines stay
+    thin on small (e.g. 64 px) images."""
+    factor = max(1, min(8, math.ceil(min_pixels / max(segments.shape))))
+    upsampled = np.kron(segments, np.ones((factor, factor), dtype=segments.dtype))
+    layer = np.zeros((*upsampled.shape, 4))
+    layer[find_boundaries(upsampled, mode="inner")] = (1.0, 1.0, 1.0, 0.6)
+    return layer
+
+
+def _overlay_cell(ax: Axes, image: np.ndarray, cam: np.ndarray, boundaries: np.ndarray | None) -> None:
+    """Image, CAM at alpha 0.5 (inferno, 0-1) and optional white region boundaries."""
+    height, width = image.shape[:2]
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+    ax.imshow(image, interpolation="nearest", extent=extent)
+    ax.imshow(cam, cmap=CAM_CMAP, vmin=0.0, vmax=1.0, alpha=0.5, interpolation="bilinear", extent=extent)
+    if boundaries is not None:
+        ax.imshow(boundaries, interpolation="nearest", extent=extent)
+    ax.set_xticks([])
+    ax.set_yticks([])
