@@ -205,4 +205,4 @@ rule model_card:
     conda:
         "../envs/torch.yaml"
     script:
-        "../workflow_scripts/model_card_page.py"
+        "../workflow_scripts/model_card.py"

@@ -57,7 +57,7 @@ class Evaluation:
         """Consistency, Responsiveness and RM per CAM and noise, pooled over severities."""
         from camrobust import plots
 
-        return plots.rm_heatmap_figure(self.summary, self.dataset, self.model)
+        return plots.robustness_heatmap_figure(self.summary, self.dataset, self.model)
 
     def severity_curves(self, max_columns: int = 4) -> Figure:
         """Consistency and Responsiveness vs severity with their CIs, one column per noise."""
@@ -74,13 +74,13 @@ class Evaluation:
             self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name
         )
         title = f"{self.dataset} / {self.model}: {noise}, {stats.SET_MEASURES[set_name]}"
-        return plots.cd_diagram_figure(ranks, pvalues, title, alpha=alpha)
+        return plots.critical_difference_figure(ranks, pvalues, title, alpha=alpha)
 
     def change_rates(self) -> Figure:
         """Share of images whose predicted class each noise and severity changed."""
         from camrobust import plots
 
-        return plots.attack_success_figure(self.summary)
+        return plots.change_rates_figure(self.summary)
 
 
 def evaluate(

@@ -1089,7 +1089,7 @@ def plot_cam_overlays(
     y_clean = read_array(clean_predictions, "pred")[:, 0]
     y_noisy = read_array(noisy_predictions, "pred")
     chosen = overlay_selection(y_noisy[:, -1] != y_clean, n_images).tolist()
-    plots.cam_overlay_grid(
+    plots.cam_overlays(
         _read_rows(clean["images"], chosen),
         noisy.read(chosen),
         {cam: pixel_maps(open_store(path), chosen)[:, 0] for cam, path in clean_cams.items()},
