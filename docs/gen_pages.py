@@ -28,10 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The pages describe the checkout they are built from: its src/ comes before any installed camrobust.
 SOURCE = Path(__file__).resolve().parents[1] / "src"
-if str(SOURCE) not in sys.path:
-    sys.path.insert(0, str(SOURCE))
 
 BLOCK = re.compile(r"^<!-- generated: ([a-z-]+) -->\n.*?^<!-- end generated -->$", re.MULTILINE | re.DOTALL)
 
@@ -340,6 +337,20 @@ def fill(markdown: str) -> str:
     return BLOCK.sub(replace, markdown)
 
 
+def use_checkout_source() -> None:
+    """Put this checkout's src/ first on the import path, so the pages describe the code they are
+    built with, not another installed copy of camrobust."""
+    if str(SOURCE) not in sys.path:
+        sys.path.insert(0, str(SOURCE))
+
+
+def on_config(config: Any, **_: Any) -> Any:
+    """mkdocs hook, before any page: import camrobust from this checkout (mkdocs restores the
+    import path after loading a hook file, so this cannot happen at import time)."""
+    use_checkout_source()
+    return config
+
+
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """mkdocs hook: fill the generated blocks of every page."""
     return fill(markdown)
@@ -348,4 +359,5 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in GENERATORS:
         sys.exit(f"usage: python docs/gen_pages.py {{{','.join(GENERATORS)}}}")
+    use_checkout_source()
     sys.stdout.write(GENERATORS[sys.argv[1]]())
