@@ -1,13 +1,14 @@
-# camrobust: `make demo` runs the workflow on config.yaml, `make test` runs the tests.
-# Both create .venv and install what they need on first use.
+# camrobust: `make demo` runs the workflow on config.yaml, `make test` runs the tests, `make docs`
+# builds the documentation site into site/. Each creates .venv and installs what it needs on first use.
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test test-fast lint bench clean install
+.PHONY: demo test test-fast lint docs bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The docs extra (mkdocs-material, mkdocstrings) on top of the workflow and test extras, resolved together.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -e ".[workflow,test,docs]"
+	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/snakemake --workflow-profile profiles/local --cores $(CORES)
@@ -36,10 +42,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The documentation site, site/index.html: every page, link and API reference must build (--strict).
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(STAMP)
 	$(BIN)/pip install --no-deps rbo
 	$(BIN)/python benchmarks/cam_throughput.py
 	$(BIN)/python benchmarks/score_throughput.py
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results logs .snakemake site
