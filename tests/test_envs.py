@@ -392,6 +392,15 @@ def test_import_scan_follows_calls_into_the_library() -> None:
     assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
 
 
+def test_import_scan_follows_re_exports_and_the_registry() -> None:
+    """A package's re-export leads to the module defining the function; a catalogue built at import
+    by importing the registry entries' implementations leads to every implementing function."""
+    imports, _ = script_imports(REPO / "workflow_scripts" / "perturb_images.py")
+    assert ("camrobust.noise.apply", "perturb") in imports.functions  # pipeline calls noise.perturb
+    assert ("camrobust.noise.catalogue", "_implementation") in imports.functions  # runs on import
+    assert {("camrobust.noise.weather", "snow"), ("camrobust.noise.attacks", "pgd")} <= imports.functions
+
+
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))
 def test_env_versions_are_pinned_within_the_supported_ranges(env: str) -> None:
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
