@@ -390,6 +390,7 @@ def test_import_scan_follows_calls_into_the_library() -> None:
     assert {"torch", "torchvision", "zarr"} <= imports.external
     imports, _ = script_imports(REPO / "workflow_scripts" / "stage_images.py")
     assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
+    assert ("camrobust.datasets.torchvision_sets", "stage_cifar10") in imports.functions  # table of imported stagers
 
 
 def test_import_scan_follows_re_exports_and_the_registry() -> None:
