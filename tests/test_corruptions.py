@@ -34,7 +34,7 @@ from scipy.stats import norm, poisson, rice
 from skimage import data, transform
 
 from camrobust import noise
-from camrobust.noise import NOISES, perturb
+from camrobust.noise import NOISES, blur, perturb, weather
 
 torch.set_num_threads(1)  # small images: one thread avoids oversubscription
 
@@ -167,7 +167,7 @@ def test_elastic_transform_matches_the_oracle_statistics_at_224_px(severity: int
 @pytest.mark.parametrize("angle", [-45.0, -17.3, 0.0, 30.0, 44.9, -100.0])
 def test_motion_blur_kernel_equals_imagemagick_line(angle: float) -> None:
     x = astronaut(32) / 255
-    ours = noise._motion_blur_image(torch.from_numpy(x), 10, 3, angle).numpy()
+    ours = blur.motion_blur_image(torch.from_numpy(x), 10, 3, angle).numpy()
     np.testing.assert_allclose(ours, imagemagick_motion_blur(x, 10, 3, angle), rtol=0, atol=1e-12)
 
 
@@ -209,9 +209,9 @@ def test_spatter_opencv_steps() -> None:
     """The OpenCV steps ImageNet-C's water spatter uses, rebuilt without OpenCV."""
     rng = np.random.default_rng(0)
     levels = np.minimum(rng.integers(0, 40, (64, 64)), 20).astype(np.uint8)
-    np.testing.assert_array_equal(noise._equalize_hist(levels), cv2.equalizeHist(levels))
+    np.testing.assert_array_equal(weather.equalize_hist(levels), cv2.equalizeHist(levels))
     distances = rng.uniform(0, 20, (64, 64)).astype(np.float32)
-    np.testing.assert_allclose(noise._box3(distances.astype(np.float64)), cv2.blur(distances, (3, 3)), atol=1e-5)
+    np.testing.assert_allclose(weather.box3(distances.astype(np.float64)), cv2.blur(distances, (3, 3)), atol=1e-5)
     relief = scipy.ndimage.correlate(levels.astype(np.float64), np.array(noise.SPATTER_RELIEF), mode="mirror")
     np.testing.assert_array_equal(
         np.rint(relief).clip(0, 255), cv2.filter2D(levels, cv2.CV_8U, np.array(noise.SPATTER_RELIEF))

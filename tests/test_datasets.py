@@ -16,7 +16,7 @@ import pytest
 import torchvision.transforms as T
 from PIL import Image
 
-from camrobust import datasets
+from camrobust import datasets, registry
 from camrobust.datasets import (
     CorruptImageError,
     DownloadError,
@@ -96,12 +96,16 @@ def test_cluttered_background_varies_more_than_plain() -> None:
 
 def test_distractors_are_never_the_class_object() -> None:
     labels = np.arange(60) % 6
-    draws = datasets._draw_all(labels, 64, "eval", 0)
+    draws = datasets.shapes._draw_all(labels, 64, "eval", 0)
     assert (draws.distractor_kind != labels[:, None]).all()
     assert all(len(set(kinds)) == 3 for kinds in draws.distractor_kind.tolist())
     quadrants = np.floor(draws.distractor_center / 32).astype(int)
     slots = quadrants[..., 0] + 2 * quadrants[..., 1]
     assert all(sorted([q, *s]) == [0, 1, 2, 3] for q, s in zip(draws.quadrant, slots.tolist(), strict=True))
+
+
+def test_every_dataset_kind_has_a_stager() -> None:
+    assert tuple(datasets.staging.STAGERS) == registry.DATASET_KINDS
 
 
 def test_shapes_bad_arguments_name_the_key() -> None:
@@ -352,7 +356,7 @@ def test_folder_staging_decodes_one_chunk_at_a_time(
         decoded.append(Path(path).relative_to(tmp_path).as_posix())
         return load_image(path, image_size, min_size)
 
-    monkeypatch.setattr(datasets, "load_image", counting)
+    monkeypatch.setattr(datasets.folders, "load_image", counting)  # where the staging looks it up
     spec = {"kind": "imagefolder", "root": str(tmp_path), "image_size": 32, "skip_corrupt": skip_corrupt}
     n, chunks = stage_dataset_chunks(spec, "eval", 0, chunk_size=3)
     assert n == 7 and len(decoded) == decoded_before

@@ -3,10 +3,10 @@
 conda-forge cannot be reached from the test machines, so the envs are not built here. Instead the
 imports a script can execute are collected from the source: the script's own imports, and for
 every camrobust function it calls, the imports of that function's module, the imports inside the
-function, and recursively the camrobust functions it calls. A function a package re-exports is
-followed to the module that defines it, and a module's imports include those of the packages
-above it (importing ``camrobust.plots.style`` runs ``camrobust/plots/__init__.py``). Every
-third-party module found must come from a package pinned in the rule's env.
+function, and recursively the camrobust functions it calls. Importing a module also runs its
+packages' ``__init__`` and the calls it makes at import; a name a package re-exports leads to the
+module that defines it. Every third-party module found must come from a package pinned in the
+rule's env.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ PARQUET_CALLS = re.compile(r"\b(read_parquet|to_parquet)\b")
 
 @dataclass
 class Imports:
-    """Third-party top-level modules and camrobust modules imported somewhere."""
+    """Third-party top-level modules and camrobust modules imported somewhere, and the camrobust
+    functions (module, name) the scan followed."""
 
     external: set[str] = field(default_factory=set)
     internal: set[str] = field(default_factory=set)
+    functions: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, module: str) -> None:
         top = module.split(".")[0]
@@ -67,6 +69,33 @@ class Imports:
             self.internal.add(module)
         elif top not in sys.stdlib_module_names and top != "__future__":
             self.external.add(top)
+
+
+def _source(module: str) -> Path | None:
+    """The file of a camrobust module, or the ``__init__.py`` of a camrobust package; None if neither."""
+    if module != "camrobust" and not module.startswith("camrobust."):
+        return None
+    base = SOURCE.joinpath(*module.split(".")[1:])
+    for candidate in (base.parent / f"{base.name}.py", base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_module(module: str) -> bool:
+    return _source(module) is not None
+
+
+def _package(module: str) -> str:
+    """The package a module's relative imports start from: itself for a package, else its parent."""
+    source = _source(module)
+    return module if source is not None and source.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _parents(module: str) -> list[str]:
+    """The packages Python imports before ``module`` (their ``__init__`` runs first)."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _is_type_checking(node: ast.AST) -> bool:
@@ -91,35 +120,28 @@ def _import_nodes(body: list[ast.stmt], nested: bool) -> list[ast.Import | ast.I
     return found
 
 
-def _source(module: str) -> Path | None:
-    """File of a camrobust module: ``camrobust/a/b.py``, or ``camrobust/a/b/__init__.py`` for a
-    package; None where ``module`` names no camrobust module."""
-    top, *parts = module.split(".")
-    if top != "camrobust":
-        return None
-    candidates = [SOURCE.joinpath(*parts, "__init__.py")]
-    if parts:
-        candidates.append(SOURCE.joinpath(*parts[:-1], f"{parts[-1]}.py"))
-    return next((path for path in candidates if path.is_file()), None)
+def _from_module(node: ast.ImportFrom, module: str) -> str:
+    """The absolute module of ``from X import ...`` (relative imports resolved from ``module``)."""
+    if not node.level:
+        return node.module or ""
+    base = _package(module).split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
 
 
-def _record(nodes: list[ast.Import | ast.ImportFrom], imports: Imports, aliases: dict[str, str]) -> None:
+def _record(
+    nodes: list[ast.Import | ast.ImportFrom], imports: Imports, aliases: dict[str, str], module: str = ""
+) -> None:
     for node in nodes:
         if isinstance(node, ast.Import):
             for name in node.names:
                 imports.add(name.name)
                 aliases[name.asname or name.name.split(".")[0]] = name.name
-        elif node.level:
-            raise AssertionError(
-                f"relative import of {node.module!r}: the scan follows absolute camrobust imports only"
-            )
-        elif node.module is not None:
+        elif node.module is not None or node.level:
+            source = _from_module(node, module)
             for name in node.names:
-                # `from package import x` gives the package's attribute x where its __init__ binds
-                # one (a re-exported function of a module named x too), else the submodule x
-                submodule = f"{node.module}.{name.name}"
-                is_module = _source(submodule) is not None and name.name not in _bound(node.module)
-                imported = submodule if is_module else node.module
+                submodule = f"{source}.{name.name}"
+                imported = submodule if _is_module(submodule) else source
                 imports.add(imported)
                 aliases[name.asname or name.name] = imported
 
@@ -131,54 +153,50 @@ def _module(name: str) -> ast.Module:
     return ast.parse(source.read_text())
 
 
-@cache
-def _reexports(name: str) -> dict[str, tuple[str, str]]:
-    """Names a camrobust module binds at top level by importing them from another camrobust
-    module (a package's re-exports): name -> (that module, its name there)."""
-    found = {}
-    for node in _import_nodes(_module(name).body, nested=False) if _source(name) else []:
-        if isinstance(node, ast.ImportFrom) and node.module and _source(node.module) and not node.level:
-            for alias in node.names:
-                if _source(f"{node.module}.{alias.name}") is None:
-                    found[alias.asname or alias.name] = (node.module, alias.name)
-    return found
-
-
-def _bound(name: str) -> set[str]:
-    """Functions a camrobust module defines or re-exports at top level."""
-    return set(_functions(name)) | set(_reexports(name)) if _source(name) else set()
-
-
-def _definition(module: str, name: str) -> tuple[str, str]:
-    """The (module, function) that defines ``module.name``, through re-exports."""
-    seen = set()
-    while name not in _functions(module) and name in _reexports(module) and (module, name) not in seen:
-        seen.add((module, name))
-        module, name = _reexports(module)[name]
-    return module, name
+def _runs_on_import(tree: ast.Module) -> list[ast.AST]:
+    """The calls a module makes when it is imported: those of its statements, decorators, default
+    values and class bases; not those in the bodies of functions."""
+    parts: list[ast.AST] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            parts += [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+        elif isinstance(node, ast.ClassDef):
+            parts += [*node.decorator_list, *node.bases]
+        else:
+            parts.append(node)
+    return [call for part in parts for call in ast.walk(part) if isinstance(call, ast.Call)]
 
 
 @cache
-def _module_level(name: str) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
-    """(external, internal, aliases) of a camrobust module's top-level imports, closed over camrobust.
+def _own_module_level(name: str) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
+    """(external, internal, aliases) of a camrobust module's own top-level imports."""
+    imports, aliases = Imports(), {}
+    _record(_import_nodes(_module(name).body, nested=False), imports, aliases, name)
+    return frozenset(imports.external), frozenset(imports.internal), tuple(aliases.items())
 
-    Importing ``camrobust.a.b`` runs the packages ``camrobust`` and ``camrobust.a`` first: their
-    top-level imports count too (a package and its modules import each other, so the closure is
-    walked, not recursed)."""
-    closure, external, pending = set(), set(), [name]
+
+@cache
+def _module_level(
+    name: str,
+) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...], frozenset[tuple[str, str]]]:
+    """(external, internal, aliases, calls) of importing a camrobust module: the top-level imports
+    closed over camrobust and the packages above each module, and the camrobust functions that
+    run on import (a table built by calling a function, a decorator)."""
+    external: set[str] = set()
+    internal: set[str] = set()
+    calls: set[tuple[str, str]] = set()
+    pending = [name]
     while pending:
         module = pending.pop()
-        if module in closure:
+        if module in internal:
             continue
-        closure.add(module)
-        imports = Imports()
-        _record(_import_nodes(_module(module).body, nested=False), imports, {})
-        external |= imports.external
-        parents = [".".join(module.split(".")[:depth]) for depth in range(1, module.count(".") + 1)]
-        pending += [*imports.internal, *parents]
-    aliases: dict[str, str] = {}
-    _record(_import_nodes(_module(name).body, nested=False), Imports(), aliases)
-    return frozenset(external), frozenset(closure), tuple(aliases.items())
+        internal.add(module)
+        own_external, own_internal, own_aliases = _own_module_level(module)
+        external |= own_external
+        pending += [*own_internal, *_parents(module)]
+        for part in _runs_on_import(_module(module)):
+            calls |= _called(part, dict(own_aliases), module)
+    return frozenset(external), frozenset(internal), _own_module_level(name)[2], frozenset(calls)
 
 
 def _functions(name: str) -> dict[str, ast.FunctionDef]:
@@ -186,27 +204,74 @@ def _functions(name: str) -> dict[str, ast.FunctionDef]:
 
 
 @cache
-def _module_tables(name: str) -> dict[str, frozenset[str]]:
-    """Module-level names bound to values that refer to the module's functions (dispatch tables)."""
+def _reexports(name: str) -> dict[str, tuple[str, str]]:
+    """Names a module imports from another camrobust module (a package's re-exports): name -> (module, name there)."""
+    found = {}
+    for node in _import_nodes(_module(name).body, nested=False):
+        if isinstance(node, ast.ImportFrom):
+            source = _from_module(node, name)
+            for alias in node.names:
+                if _is_module(source) and not _is_module(f"{source}.{alias.name}"):
+                    found[alias.asname or alias.name] = (source, alias.name)
+    return found
+
+
+@cache
+def _module_tables(name: str) -> dict[str, frozenset[tuple[str, str]]]:
+    """Module-level names bound to values that refer to functions, the module's own or imported
+    from camrobust (dispatch tables): name -> (module, function) pairs."""
     functions = _functions(name)
+    imported = _reexports(name)
     tables = {}
     for node in _module(name).body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            referred = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name) and n.id in functions}
+            referred = set()
+            for n in ast.walk(node.value):
+                if isinstance(n, ast.Name) and n.id in functions:
+                    referred.add((name, n.id))
+                elif isinstance(n, ast.Name) and n.id in imported:
+                    referred.add(imported[n.id])
             for target in targets:
                 if isinstance(target, ast.Name) and referred:
                     tables[target.id] = frozenset(referred)
     return tables
 
 
+@cache
+def _registry_implementations() -> frozenset[tuple[str, str]]:
+    """(module, function) of every built-in the registry names by its ``implementation``."""
+    from camrobust import registry
+
+    pairs = (entry.implementation.split(":") for entry in (*registry.CAMS, *registry.NOISE_TYPES))
+    return frozenset((module, function) for module, function in pairs)
+
+
+def _imports_registry_implementations(body: ast.AST) -> bool:
+    """``body`` imports modules by computed name (``import_module(...)``) read from a registry
+    entry's ``implementation``."""
+    nodes = list(ast.walk(body))
+    imports = any(
+        isinstance(n, ast.Call)
+        and ast.unparse(n.func).split(".")[-1] == "import_module"
+        and n.args
+        and not isinstance(n.args[0], ast.Constant)
+        for n in nodes
+    )
+    return imports and any(isinstance(n, ast.Attribute) and n.attr == "implementation" for n in nodes)
+
+
 def _called(body: ast.AST, aliases: dict[str, str], module: str) -> set[tuple[str, str]]:
     """(camrobust module, function) pairs ``body`` can call: ``alias.f``, local ``f`` (called or
-    passed on), the functions of the module's dispatch tables it reads, and every function a
-    module defines or re-exports where it is looked up by a computed name (``getattr(alias, name)``)."""
+    passed on), the functions of the module's dispatch tables it reads, every function of a
+    module it looks up by a computed name (``getattr(alias, name)``), and every implementation of
+    a registry entry of its package when it imports them by the entries' ``implementation``."""
     calls = set()
     local = _functions(module) if module else {}
     tables = _module_tables(module) if module else {}
+    if module and _imports_registry_implementations(body):
+        package = _package(module)
+        calls |= {pair for pair in _registry_implementations() if pair[0].startswith(f"{package}.")}
     for node in ast.walk(body):
         if (
             isinstance(node, ast.Call)
@@ -216,18 +281,18 @@ def _called(body: ast.AST, aliases: dict[str, str], module: str) -> set[tuple[st
             and not isinstance(node.args[1], ast.Constant)
         ):
             target = aliases.get(node.args[0].id, "")
-            if _source(target):
-                calls |= {(target, function) for function in _bound(target)}
+            if _is_module(target):
+                calls |= {(target, function) for function in [*_functions(target), *_reexports(target)]}
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             target = aliases.get(node.value.id, "")
-            if _source(target):
+            if _is_module(target):
                 calls.add((target, node.attr))
         elif isinstance(node, ast.Name):
             if node.id in local:
                 calls.add((module, node.id))
-            calls |= {(module, function) for function in tables.get(node.id, ())}
+            calls |= tables.get(node.id, frozenset())
             target = aliases.get(node.id, "")
-            if _source(target):
+            if _is_module(target):
                 calls.add((target, node.id))
     return calls
 
@@ -239,28 +304,32 @@ def script_imports(script: Path) -> tuple[Imports, bool]:
     _record(_import_nodes(tree.body, nested=True), imports, aliases)
     parquet = bool(PARQUET_CALLS.search(script.read_text()))
     pending = _called(tree, aliases, "")
-    for internal in list(imports.internal):
-        external, more, _ = _module_level(internal)
-        imports.external |= external
-        imports.internal |= more
-    seen: set[tuple[str, str]] = set()
-    while pending:
-        module, function = _definition(*pending.pop())
-        if (module, function) in seen or function not in _functions(module):
-            continue
-        seen.add((module, function))
-        external, internal, module_aliases = _module_level(module)
-        imports.external |= external
-        imports.internal |= internal
-        node = _functions(module)[function]
-        local_aliases = dict(module_aliases)
-        body_imports = Imports()
-        _record(_import_nodes(node.body, nested=True), body_imports, local_aliases)
-        imports.external |= body_imports.external
-        for used in body_imports.internal:
-            external, more, _ = _module_level(used)
+
+    def imported(internal: set[str] | frozenset[str]) -> None:
+        for name in list(internal):
+            external, more, _, on_import = _module_level(name)
             imports.external |= external
             imports.internal |= more
+            pending.update(on_import)
+
+    imported(imports.internal)
+    seen = imports.functions
+    while pending:
+        module, function = pending.pop()
+        if (module, function) in seen:
+            continue
+        if function not in _functions(module):
+            if function in _reexports(module):
+                pending.add(_reexports(module)[function])
+            continue
+        seen.add((module, function))
+        imported({module})
+        node = _functions(module)[function]
+        local_aliases = dict(_module_level(module)[2])
+        body_imports = Imports()
+        _record(_import_nodes(node.body, nested=True), body_imports, local_aliases, module)
+        imports.external |= body_imports.external
+        imported(body_imports.internal)
         parquet |= bool(PARQUET_CALLS.search(ast.unparse(node)))
         pending |= _called(node, local_aliases, module)
     return imports, parquet
@@ -321,21 +390,16 @@ def test_import_scan_follows_calls_into_the_library() -> None:
     assert {"torch", "torchvision", "zarr"} <= imports.external
     imports, _ = script_imports(REPO / "workflow_scripts" / "stage_images.py")
     assert "torchvision" in imports.external  # Imagenette and CIFAR-10, behind a dispatch table
+    assert ("camrobust.datasets.torchvision_sets", "stage_cifar10") in imports.functions  # table of imported stagers
 
 
-def test_import_scan_follows_packages_and_their_re_exports() -> None:
-    """A function a package re-exports is scanned where it is defined; importing a module of a
-    package runs the package's ``__init__`` too."""
-    assert _definition("camrobust.plots", "ranking_agreement") == (
-        "camrobust.plots.ranking_agreement",
-        "ranking_agreement",
-    )
-    imports, _ = script_imports(REPO / "workflow_scripts" / "plot_summary.py")
-    assert "scipy" in imports.external  # imported inside ranking_agreement only, reached by getattr(plots, ...)
-    assert "camrobust.plots.ranking_agreement" in imports.internal
-    external, internal, _ = _module_level("camrobust.plots.style")
-    assert {"camrobust", "camrobust.plots", "camrobust.plots.cam_overlays"} <= internal
-    assert "skimage" in external  # through the package __init__, which imports the overlay module
+def test_import_scan_follows_re_exports_and_the_registry() -> None:
+    """A package's re-export leads to the module defining the function; a catalogue built at import
+    by importing the registry entries' implementations leads to every implementing function."""
+    imports, _ = script_imports(REPO / "workflow_scripts" / "perturb_images.py")
+    assert ("camrobust.noise.apply", "perturb") in imports.functions  # pipeline calls noise.perturb
+    assert ("camrobust.noise.catalogue", "_implementation") in imports.functions  # runs on import
+    assert {("camrobust.noise.weather", "snow"), ("camrobust.noise.attacks", "pgd")} <= imports.functions
 
 
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))

@@ -1,4 +1,4 @@
-"""Model-free noises against their definitions (SPEC section 5), reproducibility, bad input."""
+"""Model-free noises against their definitions (the docstrings of camrobust.noise), reproducibility, bad input."""
 
 from __future__ import annotations
 
