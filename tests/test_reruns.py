@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -186,30 +187,50 @@ def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_
 
 
 TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")
+GATED_CAM = {"gatedcam": {"function": "gated_plugins:gated_norm_cam", "uses": "model"}}
 
 
-def _run_and_kill_during_cams(workdir: Path) -> None:
-    command = workflow_command(workdir, *TABLES)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cams = workdir / "results" / "cams"
-    deadline = time.monotonic() + 600
+def _run_until_the_gated_cam_starts(workdir: Path, gate: Path, env: dict[str, str]) -> None:
+    """Run the workflow until a job of the gated CAM has started (the plugin's event), then SIGKILL
+    Snakemake and every job it started."""
+    log = workdir / "killed_run.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            workflow_command(workdir, *TABLES), stdout=output, stderr=output, start_new_session=True, env=env
+        )
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if cams.exists() and any(cams.rglob("*.zarr")):
-                break
+        while not (gate / "started").exists():
+            assert process.poll() is None, (
+                f"the workflow ended before the gated CAM started:\n{log.read_text()[-4000:]}"
+            )
             time.sleep(0.2)
-        assert process.poll() is None, "the workflow finished before the CAM stage could be interrupted"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
 def test_resume_after_kill_gives_byte_identical_tables(finished_run: Path, tiny_config: dict, tmp_path: Path) -> None:
-    write_config(tmp_path, tiny_config)
-    _run_and_kill_during_cams(tmp_path)
-    assert not (tmp_path / "results/summary/robustness.csv").exists()
-    snakemake(tmp_path, "--unlock")  # a SIGKILLed Snakemake cannot release its directory lock
-    snakemake(tmp_path, *TABLES)
+    """Killed inside a CAM job, resumed: the tables of the CAMs it shares with the tiny run are those of that run."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    python_path = os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": python_path, "CAMROBUST_TEST_GATE": str(gate)}
+    config = {**copy.deepcopy(tiny_config), "cam_plugins": GATED_CAM}
+    config["cams"] = [*tiny_config["cams"], *GATED_CAM]
+    write_config(tmp_path, config)
+    _run_until_the_gated_cam_starts(tmp_path, gate, env)
+    assert not (tmp_path / TABLES[0]).exists()
+    (gate / "open").touch()
+    snakemake(tmp_path, "--unlock", env=env)  # a SIGKILLed Snakemake cannot release its directory lock
+    snakemake(tmp_path, *TABLES, env=env)
     assert not list((tmp_path / "results").rglob(".*.partial-*")), "a half-written store was left behind"
-    for table in TABLES:
+
+    shared = sorted(path.relative_to(finished_run) for path in (finished_run / "results/scores").rglob("*.parquet"))
+    assert len(shared) == len(tiny_config["noises"]) * len(tiny_config["cams"])
+    for table in shared:
         assert (tmp_path / table).read_bytes() == (finished_run / table).read_bytes(), table
+    resumed, whole = (
+        pd.read_csv(run / TABLES[0], dtype=str, keep_default_na=False) for run in (tmp_path, finished_run)
+    )
+    assert set(resumed["cam"]) == set(config["cams"])
+    pd.testing.assert_frame_equal(resumed[resumed["cam"].isin(tiny_config["cams"])].reset_index(drop=True), whole)
