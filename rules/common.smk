@@ -1,5 +1,10 @@
-"""Shared helpers: validated config, output paths and input functions."""
+"""Shared helpers: validated config, output paths and input functions.
 
+Every param taken from the config goes through ``camrobust.canonical`` or is a scalar the schema
+typed: equal settings give equal params, which Snakemake compares to rerun a job.
+"""
+
+from camrobust.canonical import canonical, model_settings, staging_settings
 from camrobust.config import (
     model_datasets,
     noise_severities,
@@ -60,12 +65,17 @@ def experiments():
     return [(d, m) for m in config["models"] for d in model_datasets(config, m)]
 
 
-def dataset_spec(wildcards):
-    return config["datasets"][wildcards.dataset]
+def staging_spec(split):
+    """Params function: the dataset settings that staging ``split`` reads."""
+
+    def spec(wildcards):
+        return staging_settings(config["datasets"][wildcards.dataset], split)
+
+    return spec
 
 
 def model_spec(wildcards):
-    return config["models"][wildcards.model]
+    return model_settings(config["models"][wildcards.model])
 
 
 def image_size(wildcards):
@@ -74,9 +84,7 @@ def image_size(wildcards):
 
 
 def segmentation_setting(wildcards):
-    return config["datasets"][wildcards.dataset].get("segmentation") or config.get(
-        "segmentation", {}
-    )
+    return canonical(config["datasets"][wildcards.dataset]["segmentation"])
 
 
 def severities(wildcards):
@@ -84,15 +92,15 @@ def severities(wildcards):
 
 
 def custom_noise_params(wildcards):
-    return severity_table(config, wildcards.noise)
+    return canonical(severity_table(config, wildcards.noise))
 
 
 def cam_plugin(wildcards):
-    return config["cam_plugins"].get(wildcards.cam)
+    return canonical(config["cam_plugins"].get(wildcards.cam))
 
 
 def noise_plugin(wildcards):
-    return config["noise_plugins"].get(wildcards.noise)
+    return canonical(config["noise_plugins"].get(wildcards.noise))
 
 
 def training_images(wildcards):

@@ -144,7 +144,7 @@ rule plot_change_rates:
 
 rule plot_region_counts:
     input:
-        expand("results/segments/{dataset}.zarr", dataset=config["datasets"]),
+        expand("results/segments/{dataset}.zarr", dataset=sorted(config["datasets"])),
     output:
         report(
             "results/report/region_counts.png",
@@ -158,7 +158,7 @@ rule plot_region_counts:
     conda:
         "../envs/report.yaml"
     params:
-        datasets=list(config["datasets"]),
+        datasets=sorted(config["datasets"]),
     script:
         "../workflow_scripts/plot_region_counts.py"
 

@@ -9,7 +9,7 @@ rule stage_evaluation_images:
         "../envs/torch.yaml"
     params:
         split="eval",
-        spec=dataset_spec,
+        spec=staging_spec("eval"),
         seed=SEED,
     script:
         "../workflow_scripts/stage_images.py"
@@ -28,7 +28,7 @@ rule stage_training_images:
         "../envs/torch.yaml"
     params:
         split="train",
-        spec=dataset_spec,
+        spec=staging_spec("train"),
         seed=SEED,
     script:
         "../workflow_scripts/stage_images.py"

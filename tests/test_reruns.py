@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 import signal
 import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
+import yaml
 
-from camrobust.registry import MODEL_CAMS
-from tests.workflow import planned_jobs, snakemake, workflow_command, write_config
+from camrobust.config import model_datasets, noise_severities, validate_config
+from camrobust.registry import ATTACKS, MODEL_CAMS
+from tests.workflow import REPO, planned_jobs, snakemake, workflow_command, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -73,31 +79,158 @@ def test_changing_alpha_reruns_only_the_tests_and_the_diagrams_that_use_it(
     assert planned["plot_critical_difference"] == len(config["noises"])
 
 
+def reversed_keys(value: Any) -> Any:
+    """``value`` with the keys of every mapping, at any depth, in reverse order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(value)}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+def defaults_written_out(config: dict) -> dict:
+    """``config`` as validate_config fills it (every schema default, and each dataset's
+    segmentation), with every noise entry in its long form ``{severities: [...]}``."""
+    filled = validate_config(config)
+    filled["noises"] = {name: {"severities": noise_severities(entry)} for name, entry in filled["noises"].items()}
+    return filled
+
+
+def comments_changed(source: str) -> str:
+    """YAML ``source`` with other comments, and a blank line between any two of its lines."""
+    lines = [re.sub(r"\s+#.*$", "", line) for line in source.splitlines() if not line.lstrip().startswith("#")]
+    return "# the same settings\n" + "".join(f"\n{line}  # line {i}\n" for i, line in enumerate(lines) if line.strip())
+
+
+NUMBER_SPELLINGS = {  # PyYAML reads 9e-1 and 1e-1 as strings; the schema says number
+    "rbo_p: 0.9\n": "rbo_p: 9e-1\n",
+    "topk: 0.2\n": "topk: 2.0e-1\n",
+    "ci: 0.95\n": "ci: 0.950\n",
+    "alpha: 0.1\n": "alpha: 1e-1\n",
+    "n_images: 12\n": "n_images: 12.0\n",
+    "epochs: 2\n": "epochs: 2.0\n",
+}
+
+
+def numbers_respelled(text: str) -> str:
+    for number, spelling in NUMBER_SPELLINGS.items():
+        assert text.count(number) == 1, number
+        text = text.replace(number, spelling)
+    return text
+
+
+def test_the_same_settings_in_other_forms_plan_nothing(finished_run: Path, tiny_config: dict) -> None:
+    """Key order, defaults written out, comments, number spellings and JSON: nothing to do."""
+    written_out = yaml.safe_dump(defaults_written_out(tiny_config), sort_keys=False)
+    forms = {
+        "reversed_keys.yaml": yaml.safe_dump(reversed_keys(tiny_config), sort_keys=False),
+        "defaults_written_out.yaml": written_out,
+        "comments_changed.yaml": comments_changed((REPO / "tests/configs/tiny.yaml").read_text()),
+        "numbers_respelled.yaml": numbers_respelled(written_out),
+        "as_json.json": json.dumps(tiny_config),
+    }
+    settings = defaults_written_out(tiny_config)
+    assert list(reversed_keys(tiny_config)["datasets"]["tiny"]) == list(reversed(tiny_config["datasets"]["tiny"]))
+    assert settings["datasets"]["tiny"]["segmentation"] == settings["segmentation"] == {"method": "quickshift"}
+    for name, text in forms.items():
+        assert defaults_written_out(yaml.safe_load(text)) == settings, name
+        (finished_run / name).write_text(text)
+    plans = {name: planned_jobs(finished_run, config=name) for name in forms}
+    assert plans == {name: Counter() for name in forms}
+
+
+def run_jobs(config: dict) -> Counter[str]:
+    """Rule -> jobs of a whole run of the validated ``config`` (built-in CAMs, trained models)."""
+    experiments = [(d, m) for m in config["models"] for d in model_datasets(config, m)]
+    datasets, noises, cams = len(config["datasets"]), config["noises"], config["cams"]
+    per_noise = len(experiments) * len(noises)
+    conditions = len(experiments) * (1 + len(noises))
+    return Counter(
+        {
+            "stage_evaluation_images": datasets,
+            "stage_training_images": len({d for d, m in experiments if config["models"][m]["kind"] == "trained"}),
+            "prepare_model": len(experiments),
+            "perturb_images": datasets * len(set(noises) - set(ATTACKS)),
+            "attack_images": len(experiments) * len(set(noises) & set(ATTACKS)),
+            "predict_images": conditions,
+            "extract_features": conditions,
+            "model_cams": conditions * len(set(cams) & set(MODEL_CAMS)),
+            "segment_images": datasets,
+            "score_cams": per_noise * len(cams),
+            "plot_robustness_heatmap": len(experiments),
+            "plot_severity_curves": len(experiments),
+            "plot_cam_overlays": per_noise,
+            "plot_critical_difference": per_noise,
+            "plot_noise_examples": datasets,
+            "model_card_page": len(experiments),
+            "plot_region_counts": 1,
+            **dict.fromkeys(SUMMARY, 1),
+        }
+    )
+
+
+# The jobs that read no model: changing the training split reruns everything else.
+EVALUATION_DATA = {"stage_evaluation_images", "segment_images", "perturb_images", "plot_noise_examples"}
+EVALUATION_DATA |= {"plot_region_counts"}
+
+
+def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_config: dict) -> None:
+    whole = run_jobs(validate_config(tiny_config))
+    assert whole.total() == 39
+    more_images = copy.deepcopy(tiny_config)
+    more_images["datasets"]["tiny"]["n_images"] = 16
+    assert plan_with(finished_run, more_images, "more_images.yaml") == whole
+    more_training = copy.deepcopy(tiny_config)
+    more_training["datasets"]["tiny"]["n_train"] = 300
+    planned = plan_with(finished_run, more_training, "more_training.yaml")
+    assert planned == Counter({rule: n for rule, n in whole.items() if rule not in EVALUATION_DATA})
+
+
 TABLES = ("results/summary/robustness.csv", "results/summary/scores.parquet")
+GATED_CAM = {"gatedcam": {"function": "gated_plugins:gated_norm_cam", "uses": "model"}}
 
 
-def _run_and_kill_during_cams(workdir: Path) -> None:
-    command = workflow_command(workdir, *TABLES)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cams = workdir / "results" / "cams"
-    deadline = time.monotonic() + 600
+def _run_until_the_gated_cam_starts(workdir: Path, gate: Path, env: dict[str, str]) -> None:
+    """Run the workflow until a job of the gated CAM has started (the plugin's event), then SIGKILL
+    Snakemake and every job it started."""
+    log = workdir / "killed_run.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            workflow_command(workdir, *TABLES), stdout=output, stderr=output, start_new_session=True, env=env
+        )
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if cams.exists() and any(cams.rglob("*.zarr")):
-                break
+        while not (gate / "started").exists():
+            assert process.poll() is None, (
+                f"the workflow ended before the gated CAM started:\n{log.read_text()[-4000:]}"
+            )
             time.sleep(0.2)
-        assert process.poll() is None, "the workflow finished before the CAM stage could be interrupted"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
 def test_resume_after_kill_gives_byte_identical_tables(finished_run: Path, tiny_config: dict, tmp_path: Path) -> None:
-    write_config(tmp_path, tiny_config)
-    _run_and_kill_during_cams(tmp_path)
-    assert not (tmp_path / "results/summary/robustness.csv").exists()
-    snakemake(tmp_path, "--unlock")  # a SIGKILLed Snakemake cannot release its directory lock
-    snakemake(tmp_path, *TABLES)
+    """Killed inside a CAM job, resumed: the tables of the CAMs it shares with the tiny run are those of that run."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    python_path = os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": python_path, "CAMROBUST_TEST_GATE": str(gate)}
+    config = {**copy.deepcopy(tiny_config), "cam_plugins": GATED_CAM}
+    config["cams"] = [*tiny_config["cams"], *GATED_CAM]
+    write_config(tmp_path, config)
+    _run_until_the_gated_cam_starts(tmp_path, gate, env)
+    assert not (tmp_path / TABLES[0]).exists()
+    (gate / "open").touch()
+    snakemake(tmp_path, "--unlock", env=env)  # a SIGKILLed Snakemake cannot release its directory lock
+    snakemake(tmp_path, *TABLES, env=env)
     assert not list((tmp_path / "results").rglob(".*.partial-*")), "a half-written store was left behind"
-    for table in TABLES:
+
+    shared = sorted(path.relative_to(finished_run) for path in (finished_run / "results/scores").rglob("*.parquet"))
+    assert len(shared) == len(tiny_config["noises"]) * len(tiny_config["cams"])
+    for table in shared:
         assert (tmp_path / table).read_bytes() == (finished_run / table).read_bytes(), table
+    resumed, whole = (
+        pd.read_csv(run / TABLES[0], dtype=str, keep_default_na=False) for run in (tmp_path, finished_run)
+    )
+    assert set(resumed["cam"]) == set(config["cams"])
+    pd.testing.assert_frame_equal(resumed[resumed["cam"].isin(tiny_config["cams"])].reset_index(drop=True), whole)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -23,18 +24,47 @@ from camrobust.registry import ARCHS, SEVERITY_LEVELS
 __all__ = ["ConfigError", "apply_schema", "load_config", "load_schema", "validate_config"]
 
 
+_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _schema_number(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` in the one spelling of a number the ``schema`` allows there: a float where it says
+    ``number`` (``1`` -> ``1.0``, and ``9e-1``, which YAML 1.1 reads as a string, -> ``0.9``), an int
+    where it says ``integer`` (``12.0`` -> ``12``), the member itself for a numeric ``enum`` member
+    (``3.0`` -> ``3``); any other value unchanged (booleans included)."""
+    kind = schema.get("type")
+    if kind == "number" and isinstance(value, str) and _NUMBER.fullmatch(value):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if kind == "number":
+        return float(value)
+    if kind == "integer" and float(value).is_integer():
+        return int(value)
+    return next((m for m in schema.get("enum", ()) if type(m) in (int, float) and m == value), value)
+
+
 def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
-    """Validator class that also fills in the schema's ``default`` values."""
+    """Validator class that also fills in the schema's ``default`` values and writes every number
+    the way :func:`_schema_number` does, before validating it."""
     validate_properties = validator_class.VALIDATORS["properties"]
+    validate_items = validator_class.VALIDATORS["items"]
 
     def set_defaults(validator: Any, properties: dict[str, Any], instance: Any, schema: Any) -> Iterator[Any]:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema:
                     instance.setdefault(name, copy.deepcopy(subschema["default"]))
+                if name in instance:
+                    instance[name] = _schema_number(instance[name], subschema)
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    def set_items(validator: Any, items: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if isinstance(instance, list) and isinstance(items, Mapping):
+            instance[:] = [_schema_number(item, items) for item in instance]
+        yield from validate_items(validator, items, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults, "items": set_items})
 
 
 def _key(path: Any) -> str:
@@ -189,8 +219,11 @@ def model_datasets(config: Mapping[str, Any], model: str) -> list[str]:
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Schema validation with defaults, then registry and file checks; returns the filled config."""
+    """Schema validation with defaults, then registry and file checks; returns the filled config,
+    in which every dataset has its ``segmentation`` (the config's own when it gives none)."""
     filled = apply_schema(config)
+    for spec in filled["datasets"].values():
+        spec.setdefault("segmentation", copy.deepcopy(filled["segmentation"]))
     plugins.check_config(filled)
     _check_datasets(filled)
     _check_models(filled)
