@@ -407,6 +407,8 @@ def test_import_scan_follows_packages_reexports_and_registry_tables() -> None:
     assert ("camrobust.cams.catalogue", "implementation") in imports.functions
     implemented = {tuple(cam.implementation.split(":")) for cam in registry.CAMS}
     assert implemented <= imports.functions
+    imports, _ = script_imports(REPO / "workflow_scripts" / "prepare_model.py")
+    assert ("camrobust.models.zoo", "build_model") in imports.functions  # through camrobust.models
 
 
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))
