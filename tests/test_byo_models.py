@@ -16,6 +16,7 @@ from camrobust import datasets, models, noise, pipeline
 from camrobust.config import ConfigError, validate_config
 from camrobust.logs import job_log
 from tests import byo_plugins
+from tests.test_models import Payload
 
 
 def test_python_factory_with_weights_and_luminance_input(tmp_path: Path) -> None:
@@ -33,6 +34,18 @@ def test_python_factory_with_weights_and_luminance_input(tmp_path: Path) -> None
     assert x.shape == (2, 1, 5, 5) and model(x).shape == (2, 3)
     result = noise.attack(model, images, "fgsm", 3, 0, ["a", "b"], mean=[0.5], std=[0.25])
     assert result.images.shape == images.shape and np.abs(result.images.astype(int) - images).max() <= 4
+
+
+def test_python_factory_weights_are_read_as_checkpoints_are(tmp_path: Path) -> None:
+    """The same safe reading and the same errors as load_checkpoint."""
+    torch.save({"model": byo_plugins.grey_cnn().state_dict(), "payload": Payload()}, tmp_path / "unsafe.pt")
+    with pytest.raises(models.UnsafeCheckpointError, match="holds pickled objects other than tensors"):
+        models.build_python_model("tests.byo_plugins:grey_cnn", tmp_path / "unsafe.pt")
+    torch.save({"weight": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(
+        models.CheckpointError, match=r"weights .*other\.pt do not fit the model of 'tests.byo_plugins:grey_cnn'"
+    ):
+        models.build_python_model("tests.byo_plugins:grey_cnn", tmp_path / "other.pt")
 
 
 def test_python_factory_that_returns_no_module() -> None:

@@ -243,9 +243,13 @@ def test_target_layer_path_module_and_errors() -> None:
     model, x = small_cnn(), small_inputs(2)
     by_path = compute_cams(model, "2", x, ["layercam"])["layercam"]
     assert torch.equal(by_path, compute_cams(model, model[2], x, ["layercam"])["layercam"])
-    with pytest.raises(ValueError, match=r"'head' not found; valid paths: \['0', '1', '2'"):
+    with pytest.raises(ValueError, match=r"'head' is not a module of Sequential; valid paths: 0, 1, 2"):
         compute_cams(model, "head", x, ["gradcam"])
-    with pytest.raises(ValueError, match="not a submodule"):
+    with pytest.raises(ValueError, match=r"'22' is not a module of Sequential; did you mean 2\? valid paths"):
+        compute_cams(model, "22", x, ["gradcam"])
+    with pytest.raises(ValueError, match=r"'' is not a module of Sequential"):  # the model is no target
+        compute_cams(model, "", x, ["gradcam"])
+    with pytest.raises(ValueError, match="the ReLU given is not a submodule of Sequential"):
         compute_cams(model, nn.ReLU(), x, ["gradcam"])
     with pytest.raises(ValueError, match="training mode"):
         compute_cams(model.train(), "2", x, ["gradcam"])

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from camrobust.cams import GRADIENT_METHODS, Capture, capture, compute_cams, gradient_family, token_reshape
-from camrobust.models import DEFAULT_TARGET_LAYERS, resolve_target
+from camrobust.cams import (
+    GRADIENT_METHODS,
+    Capture,
+    capture,
+    compute_cams,
+    gradient_family,
+    resolve_target,
+    token_reshape,
+)
+from camrobust.models import DEFAULT_TARGET_LAYERS
 from camrobust.registry import TORCHVISION_ARCHS
 from tests.gradcam_oracle import POSTPROCESS_TOL, eigen_tolerance, gradient_maps
 from tests.zoo import zoo_model

@@ -19,10 +19,11 @@ from camrobust.cams import (
     capture,
     compute_cams,
     model_cams,
+    resolve_target,
     split_target,
     token_reshape,
 )
-from camrobust.models import DEFAULT_TARGET_LAYERS, resolve_target
+from camrobust.models import DEFAULT_TARGET_LAYERS
 from camrobust.registry import TORCHVISION_ARCHS
 from tests.zoo import zoo_model
 

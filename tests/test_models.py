@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from camrobust.cams import resolve_layer
 from camrobust.datasets import generate_shapes
 from camrobust.models import (
     DEFAULT_TARGET_LAYERS,
@@ -24,7 +25,6 @@ from camrobust.models import (
     evaluate_accuracy,
     load_checkpoint,
     load_model,
-    resolve_layer,
     to_model_input,
     train_model,
 )
