@@ -903,10 +903,10 @@ class ScoredPairs:
         image its predictions, ``changed``, ``n_regions``, the similarities and the note."""
         import pandas as pd
 
-        from camrobust import metrics
+        from camrobust.scoring import pair_similarities
 
         for index, severity in enumerate(severities):
-            similarity = metrics.pair_similarities(
+            similarity = pair_similarities(
                 self.clean_maps, self.noisy_maps[:, index], self.segments, p=rbo_p, topk=topk
             )
             frame = pd.DataFrame(
