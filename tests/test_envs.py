@@ -415,15 +415,32 @@ def test_import_scan_follows_re_exports_and_the_registry() -> None:
     assert ("camrobust.noise.apply", "perturb") in imports.functions  # pipeline calls noise.perturb
     assert ("camrobust.noise.catalogue", "_implementation") in imports.functions  # runs on import
     assert {("camrobust.noise.weather", "snow"), ("camrobust.noise.attacks", "pgd")} <= imports.functions
-    assert _reexports("camrobust")["load_model"] == ("camrobust.pipeline", "load_model")  # lazily exported
+    assert _reexports("camrobust")["load_model"] == ("camrobust.stages.get_model", "load_model")  # lazily exported
 
 
 def test_import_scan_follows_classes_through_their_methods() -> None:
     """The scores come from a method of ScoredPairs, which imports camrobust.scoring (numba) when it runs."""
     imports, _ = script_imports(REPO / "workflow_scripts" / "score_cams.py")
-    assert ("camrobust.pipeline", "ScoredPairs") in imports.functions
+    assert ("camrobust.core.pairs", "ScoredPairs") in imports.functions
     assert ("camrobust.scoring.pairs", "pair_similarities") in imports.functions
     assert {"numba", "scipy", "pyarrow"} <= imports.external
+    imports, _ = script_imports(REPO / "workflow_scripts" / "collect_scores.py")
+    assert ("camrobust.core.pairs", "collected_order") in imports.functions  # the score tables' order only
+    assert not {"torch", "numba", "zarr"} & imports.external  # the analysis env has none of them
+
+
+def test_the_notebook_api_reaches_no_stage_and_no_store(tmp_path: Path) -> None:
+    """evaluate() and Evaluation run on the array kernels of camrobust.core: no stage, no Zarr. The
+    one file reader they can reach is analysis.stats's reader of a score file given as a path,
+    which evaluate never passes."""
+    caller = tmp_path / "notebook.py"
+    caller.write_text("from camrobust.notebook import Evaluation, evaluate\n\nevaluate()\nEvaluation()\n")
+    imports, _ = script_imports(caller)
+    assert {("camrobust.core.model", "ModelOnImages"), ("camrobust.analysis.stats", "all_tests")} <= imports.functions
+    assert not [module for module in imports.internal if module.startswith("camrobust.stages")]
+    io_modules = {module for module in imports.internal if module.startswith("camrobust.io")}
+    assert io_modules == {"camrobust.io", "camrobust.io.chunks", "camrobust.io.tables"}
+    assert not {"zarr", "numcodecs", "google_crc32c"} & imports.external
 
 
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 import camrobust
-from camrobust import pipeline
-from camrobust.store import open_store
+from camrobust.io.images import read_images
+from camrobust.io.store import open_store
 from tests import byo_plugins
 
 GREY = {"mean": [0.5], "std": [0.25]}
@@ -87,7 +87,7 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
     camrobust.evaluate with the config's seed, CAMs, noises and batch size."""
     results = finished_run / "results"
     model, card = camrobust.load_model(results / "models/tiny/vgg/card.json", results / "models/tiny/vgg/weights.pt")
-    clean = pipeline.read_images(results / "data/tiny/eval.zarr")
+    clean = read_images(results / "data/tiny/eval.zarr")
     result = camrobust.evaluate(
         model,
         clean.images,
@@ -128,7 +128,7 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
         np.testing.assert_array_equal(table[columns].to_numpy(float), stored_numbers, err_msg=name)
         assert ["" if pd.isna(v) else str(v) for v in table["significant"]] == stored["significant"].tolist()
 
-    heatmap = result.heatmap()
+    heatmap = result.robustness_heatmap()
     pooled = result.summary[result.summary["severity"] == "all"]
     rm_texts = {t.get_text() for t in heatmap.axes[2].texts}
     assert {f"{value:.2f}" for value in pooled["rm"].dropna()} <= rm_texts
