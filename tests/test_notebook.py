@@ -68,6 +68,24 @@ def test_evaluate_with_plugins_scores_an_unchanged_image_as_identical(
     assert result.n_regions.tolist() == scores.loc[unchanged.index, "n_regions"].iloc[:6].tolist()
 
 
+def test_the_iou_column_follows_topk_into_the_summary(one_torch_thread: None) -> None:
+    """metric.topk = 0.1: the scores and the summary name the top-k IoU iou_top10."""
+    result = camrobust.evaluate(
+        byo_plugins.grey_cnn(),
+        grey_images(4),
+        target_layer="0",
+        cams=["gradcam"],
+        noises={"gaussian_noise": [2]},
+        preprocessing=GREY,
+        topk=0.1,
+        n_bootstrap=0,
+        progress=False,
+    )
+    for table in (result.scores, result.summary):
+        assert "iou_top10" in table.columns and "iou_top20" not in table.columns
+    assert result.summary["iou_top10"].notna().all()
+
+
 def test_evaluate_names_what_it_cannot_run() -> None:
     model, images = byo_plugins.grey_cnn(), grey_images()
     common = {"target_layer": "0", "preprocessing": GREY, "progress": False}

@@ -423,3 +423,10 @@ def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_pa
         groups = list(read_score_groups(path, keys, ["rbo"]))
         assert [len(table) for _, table in groups] == [30] * 8
         assert all(set(table[keys].itertuples(index=False, name=None)) == {key} for key, table in groups)
+    # scores of metric.topk = 0.1: the summary reads and names their iou_top10
+    top10 = tmp_path / "top10.parquet"
+    whole.rename(columns={"iou_top20": "iou_top10"}).to_parquet(top10)
+    streamed = summarise.summarise_robustness(
+        scores=top10, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, out=tmp_path / "robustness10.csv"
+    )
+    pd.testing.assert_frame_equal(streamed, expected.rename(columns={"iou_top20": "iou_top10"}), check_exact=True)

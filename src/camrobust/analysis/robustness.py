@@ -48,6 +48,7 @@ NO_CHANGING = "no class-changing pairs"
 def robustness_table(
     scores: pd.DataFrame,
     by: Sequence[str],
+    *,
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
