@@ -187,15 +187,13 @@ def evaluate(
 
     tables: dict[tuple[str, str], pd.DataFrame] = {}
     for noise, (severities, noise_params) in noise_settings.items():
-        setting_of_noise = NoiseSetting(noise, severities, noise_params, seed, dataset)
+        noise_setting = NoiseSetting(noise, severities, noise_params, seed, dataset)
         if noise in registry.ATTACKS:
-            chunks = attack_chunks(
-                model, images, image_ids, setting_of_noise, model_input=model_input, progress=progress
-            )
+            chunks = attack_chunks(model, images, image_ids, noise_setting, model_input=model_input, progress=progress)
             noisy = np.concatenate([adversarial for adversarial, _, _ in chunks])
         else:
             function = _noise_function(noise, noise_plugins)
-            chunked = noisy_chunks(images, image_ids, setting_of_noise, function=function, progress=progress)
+            chunked = noisy_chunks(images, image_ids, noise_setting, function=function, progress=progress)
             noisy = np.concatenate(list(chunked))
         noisy_pred, noisy_maps = run.condition(ConditionImages(noisy, severities))
         for cam in cams:
