@@ -412,7 +412,7 @@ def test_import_scan_follows_re_exports_and_the_registry() -> None:
     """A package's re-export leads to the module defining the function; a catalogue built at import
     by importing the registry entries' implementations leads to every implementing function."""
     imports, _ = script_imports(REPO / "workflow_scripts" / "perturb_images.py")
-    assert ("camrobust.noise.apply", "perturb") in imports.functions  # pipeline calls noise.perturb
+    assert ("camrobust.noise.apply", "perturb") in imports.functions  # the noise kernels call noise.perturb
     assert ("camrobust.noise.catalogue", "_implementation") in imports.functions  # runs on import
     assert {("camrobust.noise.weather", "snow"), ("camrobust.noise.attacks", "pgd")} <= imports.functions
     assert _reexports("camrobust")["load_model"] == ("camrobust.stages.get_model", "load_model")  # lazily exported
