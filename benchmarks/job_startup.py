@@ -43,13 +43,13 @@ PREAMBLE = "import pickle; from snakemake.logging import logger; from snakemake.
 KERNEL_LOAD = """
 import time
 import numpy as np
-from camrobust import metrics
+from camrobust import scoring
 maps = np.random.default_rng(0).random((2, 2, 16, 16), dtype=np.float32)
 segments = np.repeat(np.arange(16, dtype=np.int32).reshape(1, 4, 4), 2, 0).repeat(4, 1).repeat(4, 2)
 times = []
 for _ in range(2):
     started = time.perf_counter()
-    metrics.pair_similarities(maps[0], maps[1], segments, p=0.9, topk=0.2)
+    scoring.pair_similarities(maps[0], maps[1], segments, p=0.9, topk=0.2)
     times.append(time.perf_counter() - started)
 print(times[0] - times[1])
 """

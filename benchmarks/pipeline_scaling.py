@@ -61,7 +61,7 @@ def stage_times(workdir: Path) -> pd.DataFrame:
 
 def job_start_seconds(repeats: int = 3) -> float:
     """Wall time of starting Python and importing a typical stage's modules (torch included)."""
-    code = "import camrobust.pipeline, camrobust.cams, camrobust.metrics, torch"
+    code = "import camrobust.stages.features, camrobust.cams, camrobust.scoring, torch"
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()

@@ -13,7 +13,7 @@ shared cores two threads spin at their barriers and measure tens of times slower
   (image, severity) row with maps upsampled from the target-layer grid, the robustness summary per
   score row, the eight gradient-family maps per image (the features job computes them on the
   host), a forward pass per image (``prepare_model`` computes its accuracy on the CPU), and the
-  start-up of a job (``python -c "import torch, camrobust.pipeline, camrobust.cams"``, best of 3);
+  start-up of a job (``python -c "import torch, camrobust.stages.features, camrobust.cams"``, best of 3);
 - counted FLOPs (``torch.utils.flop_counter.FlopCounterMode``, with PyTorch's multi-head-attention
   fast path off so that the counter sees its matrix products) of the model passes: the forward of
   predictions, the forward + backward of the features job, AblationCAM on one image, FGSM and PGD
@@ -50,7 +50,12 @@ import yaml
 from job_startup import best_of  # this script's folder is on sys.path when it runs
 from torch.utils.flop_counter import FlopCounterMode
 
-from camrobust import cams, config, datasets, models, noise, pipeline, segmentation
+from camrobust import cams, config, datasets, models, noise, segmentation, vocabulary
+from camrobust.analysis.summary import robustness_summary
+from camrobust.core.conditions import ConditionImages
+from camrobust.core.maps import feature_maps, upsampled_maps
+from camrobust.core.model import ModelInput, ModelOnImages, Predictions, prediction_batches
+from camrobust.core.pairs import ScoredPairs
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = {"quick.yaml": ("quick", None), "paper.yaml": ("paper", None), "paper.yaml, 50,000 images": ("paper", 50_000)}
@@ -207,47 +212,41 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
     model = models.build_model(arch, 1000, seed=0).eval()
     target_layer = models.DEFAULT_TARGET_LAYERS[arch]
     pre = models.default_preprocessing(arch, None, images.shape[1])
-    condition = pipeline.ConditionImages(images)
+    condition = ConditionImages(images)
     labels = np.zeros(len(images), dtype=np.int64)
     n = len(images)
+    model_input = ModelInput(pre.mean, pre.std, device, batch_size=n)
 
-    def predictions() -> pipeline.Predictions:
-        return next(
-            pipeline.prediction_batches(
-                model, pre.mean, pre.std, condition, labels, "predicted", n, device, progress=False
-            )
-        )
+    def predictions() -> Predictions:
+        return next(prediction_batches(model, condition, labels, model_input=model_input, progress=False))
 
     with counted_flops() as counter:
         predicted = predictions()
     forward_flops = counter.get_total_flops() / n
     forward_s = best_time(predictions, repeats=3) / n
 
-    def on_images(subset: np.ndarray, targets: np.ndarray) -> pipeline.ModelOnImages:
-        return pipeline.ModelOnImages(
+    def on_images(subset: np.ndarray, targets: np.ndarray, batch_size: int) -> ModelOnImages:
+        return ModelOnImages(
             model=model,
             target=models.resolve_target(model, target_layer),
             reshape=cams.token_reshape(model, subset.shape[1]),
-            mean=pre.mean,
-            std=pre.std,
-            images=pipeline.ConditionImages(subset),
+            model_input=ModelInput(pre.mean, pre.std, device, batch_size),
+            images=ConditionImages(subset),
             targets=targets,
-            device=device,
         )
 
-    job = on_images(images, predicted.target)
+    job = on_images(images, predicted.target, n)
     with counted_flops() as counter:
-        activations, gradients = next(job.feature_batches(n, progress=False))
+        activations, gradients = next(job.feature_batches(progress=False))
     features_flops = counter.get_total_flops() / n
-    features_s = best_time(lambda: next(job.feature_batches(n, progress=False))) / n
+    features_s = best_time(lambda: next(job.feature_batches(progress=False))) / n
     gradient_maps_s = (
-        best_time(lambda: [pipeline.feature_maps(m, activations, gradients) for m in cams.GRADIENT_METHODS], repeats=5)
-        / n
+        best_time(lambda: [feature_maps(m, activations, gradients) for m in cams.GRADIENT_METHODS], repeats=5) / n
     )
 
-    one = on_images(images[:1], predicted.target[:1])
+    one = on_images(images[:1], predicted.target[:1], 1)
     with counted_flops() as ablation_counter, stopwatch() as ablation_s:
-        next(one.model_map_batches("ablationcam", 1, channel_batch_size, progress=False))
+        next(one.model_map_batches("ablationcam", channel_batch_size=channel_batch_size, progress=False))
 
     attack_s, attack_flops = {}, {}
     for attack in noise.ATTACKS:
@@ -297,7 +296,7 @@ class CpuCost:
 
 def startup_seconds() -> float:
     """Wall time of a bare job process importing torch and the CAM stages, best of 3."""
-    return best_of("import torch, camrobust.pipeline, camrobust.cams", REPO / "src", repeats=3)
+    return best_of("import torch, camrobust.stages.features, camrobust.cams", REPO / "src", repeats=3)
 
 
 def synthetic_scores(n_images: int, severities: int, groups: int) -> Any:
@@ -318,7 +317,7 @@ def synthetic_scores(n_images: int, severities: int, groups: int) -> Any:
             "n_regions": rng.integers(20, 60, n),
         }
     )
-    for column in pipeline.SCORE_COLUMNS:
+    for column in vocabulary.similarity_columns():
         table[column] = rng.random(n)
     return table
 
@@ -344,25 +343,25 @@ def measure_cpu(images: np.ndarray, noises: list[str], segmentation_method: str,
     raw_noisy = rng.random((n, severities, *grid), dtype=np.float32)
 
     def score() -> None:
-        pairs = pipeline.ScoredPairs(
+        pairs = ScoredPairs(
             ids=ids,
             labels=np.zeros(n, dtype=np.int64),
             segments=segments,
             y_clean=np.zeros(n, dtype=np.int64),
             y_noisy=rng.integers(0, 2, (n, severities)),
-            clean_maps=pipeline.upsampled_maps(raw_clean, (size, size))[:, 0],
-            noisy_maps=pipeline.upsampled_maps(raw_noisy, (size, size)),
+            clean_maps=upsampled_maps(raw_clean, (size, size))[:, 0],
+            noisy_maps=upsampled_maps(raw_noisy, (size, size)),
         )
         keys = {"dataset": "synthetic", "model": "m", "noise": "gaussian_noise", "cam": "gradcam"}
-        list(pairs.score_frames(keys, list(range(1, severities + 1)), 0.9, 0.2))
+        list(pairs.score_frames(keys, list(range(1, severities + 1)), rbo_p=0.9, topk=0.2))
 
     score()  # loads or compiles the numba kernels once per process
     score_row_s = best_time(score, repeats=3) / (n * severities)
 
     scores = synthetic_scores(500, severities, 4)
-    summary_row_s = best_time(lambda: pipeline.robustness_summary(scores, ["noise1"], 1000, 0.95, 0), repeats=1) / len(
-        scores
-    )
+    summary_row_s = best_time(
+        lambda: robustness_summary(scores, attacks=["noise1"], n_boot=1000, ci=0.95, seed=0), repeats=1
+    ) / len(scores)
     return CpuCost(noise_s, segment_s() / n, score_row_s, summary_row_s, startup_seconds())
 
 
@@ -572,7 +571,7 @@ def cpu_table(cpu: CpuCost, segmentation_method: str) -> str:
         [f"segmentation ({segmentation_method})", "image", f"{cpu.segment_s * 1e3:.0f}"],
         ["scoring (upsampling + similarities)", "(image, severity) row", f"{cpu.score_row_s * 1e3:.2f}"],
         ["robustness summary (1000 bootstrap draws)", "score row", f"{cpu.summary_row_s * 1e3:.3f}"],
-        ["job start-up (import torch, camrobust.pipeline, camrobust.cams)", "job", f"{cpu.startup_s * 1e3:.0f}"],
+        ["job start-up (import torch, camrobust.stages.features, camrobust.cams)", "job", f"{cpu.startup_s * 1e3:.0f}"],
     ]
     return markdown(["CPU work at 224 px", "per", "ms"], rows)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from camrobust.metrics import rbo_scores
+from camrobust.scoring import rbo_scores
 
 P = 0.9
 

@@ -43,12 +43,12 @@ rule test_cam_methods:
     output:
         omnibus=report(
             "results/statistics/cam_methods.csv",
-            caption="../report/captions/cam_method_tests.rst",
+            caption="../report/captions/cam_methods.rst",
             category="Statistical tests",
         ),
         pairwise=report(
             "results/statistics/cam_pairwise.csv",
-            caption="../report/captions/cam_pairwise_tests.rst",
+            caption="../report/captions/cam_pairwise.rst",
             category="Statistical tests",
         ),
     log:
@@ -58,7 +58,7 @@ rule test_cam_methods:
     conda:
         "../envs/analysis.yaml"
     params:
-        test="cam_method_tests",
+        test="cam_methods",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -70,7 +70,7 @@ rule test_datasets:
     output:
         report(
             "results/statistics/datasets.csv",
-            caption="../report/captions/dataset_tests.rst",
+            caption="../report/captions/datasets.rst",
             category="Statistical tests",
         ),
     log:
@@ -80,7 +80,7 @@ rule test_datasets:
     conda:
         "../envs/analysis.yaml"
     params:
-        test="dataset_tests",
+        test="datasets",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -92,7 +92,7 @@ rule test_noise_types:
     output:
         report(
             "results/statistics/noise_types.csv",
-            caption="../report/captions/noise_type_tests.rst",
+            caption="../report/captions/noise_types.rst",
             category="Statistical tests",
         ),
     log:
@@ -102,7 +102,7 @@ rule test_noise_types:
     conda:
         "../envs/analysis.yaml"
     params:
-        test="noise_type_tests",
+        test="noise_types",
         alpha=config["statistics"]["alpha"],
     script:
         "../workflow_scripts/statistical_tests.py"
@@ -114,7 +114,7 @@ rule test_severity_trend:
     output:
         report(
             "results/statistics/severity_trend.csv",
-            caption="../report/captions/severity_trend_tests.rst",
+            caption="../report/captions/severity_trend.rst",
             category="Statistical tests",
         ),
     log:

@@ -12,9 +12,11 @@ import torch
 import yaml
 from PIL import Image
 
-from camrobust import datasets, models, noise, pipeline
+from camrobust import datasets, models, noise
 from camrobust.config import ConfigError, validate_config
+from camrobust.io.images import write_images
 from camrobust.logs import job_log
+from camrobust.stages import get_model, report
 from tests import byo_plugins
 from tests.test_models import Payload
 
@@ -132,11 +134,21 @@ def grey_eval_store(path: Path, model: torch.nn.Module, shift: int) -> list[int]
     with torch.no_grad():
         predicted = model(models.to_model_input(images, [0.5], [0.25])).argmax(1).numpy()
     labels = (predicted + shift) % 3
-    pipeline.write_images(
+    write_images(
         datasets.ImageSet(images, labels.astype(np.int64), [f"i{k}" for k in range(12)], ["owl", "cat", "dog"]),
         path,
     )
     return predicted.tolist()
+
+
+def model_files(root: Path) -> dict[str, Path | None]:
+    """The stores and outputs of a get-model job without training images."""
+    return {
+        "train_store": None,
+        "eval_store": root / "eval.zarr",
+        "weights_out": root / "w.pt",
+        "card_out": root / "card.json",
+    }
 
 
 PYTHON_MODEL = {
@@ -155,7 +167,7 @@ def test_prepare_model_builds_a_python_model_with_its_weights_and_preprocessing(
     grey_eval_store(tmp_path / "eval.zarr", trained, shift=0)
     spec = {**PYTHON_MODEL, "weights": str(tmp_path / "mine.pt")}
     with job_log(tmp_path / "job.log"):
-        card = pipeline.prepare_model(spec, None, tmp_path / "eval.zarr", 0, tmp_path / "w.pt", tmp_path / "card.json")
+        card = get_model.prepare_model(spec=spec, seed=0, **model_files(tmp_path))
     stored = models.ModelCard.from_json(tmp_path / "card.json")
     assert stored == card
     assert (card.source, card.arch, card.factory, card.channels) == ("python", "python", PYTHON_MODEL["factory"], 1)
@@ -169,14 +181,14 @@ def test_prepare_model_builds_a_python_model_with_its_weights_and_preprocessing(
 def test_prepare_model_warns_of_a_permuted_class_order(tmp_path: Path) -> None:
     grey_eval_store(tmp_path / "eval.zarr", byo_plugins.grey_cnn(), shift=1)
     with job_log(tmp_path / "job.log"):
-        card = pipeline.prepare_model(
-            PYTHON_MODEL, None, tmp_path / "eval.zarr", 0, tmp_path / "w.pt", tmp_path / "card.json"
-        )
+        card = get_model.prepare_model(spec=PYTHON_MODEL, seed=0, **model_files(tmp_path))
     expected = models.below_chance_warning(0.0, ["owl", "cat", "dog"])
     assert card.accuracy["eval"] == 0.0 and expected is not None
     assert models.ModelCard.from_json(tmp_path / "card.json").extra["warnings"] == [expected]
     assert f"WARNING {expected}" in (tmp_path / "job.log").read_text()
-    pipeline.write_model_card_page(tmp_path / "card.json", "eval / grey: model card", tmp_path / "model_card.html")
+    report.write_model_card_page(
+        card_path=tmp_path / "card.json", title="eval / grey: model card", out=tmp_path / "model_card.html"
+    )
     page = (tmp_path / "model_card.html").read_text()
     assert f"Warning: {html.escape(expected)}</p>" in page
     assert "<th>accuracy (eval)</th><td>0.000</td>" in page and "<th>chance level</th><td>0.333</td>" in page

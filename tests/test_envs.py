@@ -3,10 +3,11 @@
 conda-forge cannot be reached from the test machines, so the envs are not built here. Instead the
 imports a script can execute are collected from the source: the script's own imports, and for
 every camrobust function it calls, the imports of that function's module, the imports inside the
-function, and recursively the camrobust functions it calls. Importing a module also runs its
-packages' ``__init__`` and the calls it makes at import; a name a package re-exports leads to the
-module that defines it. Every third-party module found must come from a package pinned in the
-rule's env.
+function, and recursively the camrobust functions it calls; a class it reaches is followed through
+all its methods. Importing a module also runs its packages' ``__init__`` and the calls it makes at
+import; a name a package re-exports (or exports on first use, through a module ``__getattr__``)
+leads to the module that defines it. Every third-party module found must come from a package
+pinned in the rule's env.
 """
 
 from __future__ import annotations
@@ -199,8 +200,9 @@ def _module_level(
     return frozenset(external), frozenset(internal), _own_module_level(name)[2], frozenset(calls)
 
 
-def _functions(name: str) -> dict[str, ast.FunctionDef]:
-    return {n.name: n for n in _module(name).body if isinstance(n, ast.FunctionDef)}
+def _functions(name: str) -> dict[str, ast.FunctionDef | ast.ClassDef]:
+    """Top-level functions and classes of a module: a class is followed through all its methods."""
+    return {n.name: n for n in _module(name).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
 
 
 @cache
@@ -213,6 +215,19 @@ def _reexports(name: str) -> dict[str, tuple[str, str]]:
             for alias in node.names:
                 if _is_module(source) and not _is_module(f"{source}.{alias.name}"):
                     found[alias.asname or alias.name] = (source, alias.name)
+    found |= _lazy_exports(name)
+    return found
+
+
+def _lazy_exports(name: str) -> dict[str, tuple[str, str]]:
+    """Names a module exports on first use (a module ``__getattr__`` reading a table such as
+    ``{"load_model": "camrobust.stages.get_model"}``): name -> (defining module, name)."""
+    found = {}
+    for node in _module(name).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            for key, value in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(value, ast.Constant) and _is_module(str(value.value)):
+                    found[str(key.value)] = (str(value.value), str(key.value))
     return found
 
 
@@ -397,9 +412,35 @@ def test_import_scan_follows_re_exports_and_the_registry() -> None:
     """A package's re-export leads to the module defining the function; a catalogue built at import
     by importing the registry entries' implementations leads to every implementing function."""
     imports, _ = script_imports(REPO / "workflow_scripts" / "perturb_images.py")
-    assert ("camrobust.noise.apply", "perturb") in imports.functions  # pipeline calls noise.perturb
+    assert ("camrobust.noise.apply", "perturb") in imports.functions  # the noise kernels call noise.perturb
     assert ("camrobust.noise.catalogue", "_implementation") in imports.functions  # runs on import
     assert {("camrobust.noise.weather", "snow"), ("camrobust.noise.attacks", "pgd")} <= imports.functions
+    assert _reexports("camrobust")["load_model"] == ("camrobust.stages.get_model", "load_model")  # lazily exported
+
+
+def test_import_scan_follows_classes_through_their_methods() -> None:
+    """The scores come from a method of ScoredPairs, which imports camrobust.scoring (numba) when it runs."""
+    imports, _ = script_imports(REPO / "workflow_scripts" / "score_cams.py")
+    assert ("camrobust.core.pairs", "ScoredPairs") in imports.functions
+    assert ("camrobust.scoring.pairs", "pair_similarities") in imports.functions
+    assert {"numba", "scipy", "pyarrow"} <= imports.external
+    imports, _ = script_imports(REPO / "workflow_scripts" / "collect_scores.py")
+    assert ("camrobust.core.pairs", "collected_order") in imports.functions  # the score tables' order only
+    assert not {"torch", "numba", "zarr"} & imports.external  # the analysis env has none of them
+
+
+def test_the_notebook_api_reaches_no_stage_and_no_store(tmp_path: Path) -> None:
+    """evaluate() and Evaluation run on the array kernels of camrobust.core: no stage, no Zarr. The
+    one file reader they can reach is analysis.stats's reader of a score file given as a path,
+    which evaluate never passes."""
+    caller = tmp_path / "notebook.py"
+    caller.write_text("from camrobust.notebook import Evaluation, evaluate\n\nevaluate()\nEvaluation()\n")
+    imports, _ = script_imports(caller)
+    assert {("camrobust.core.model", "ModelOnImages"), ("camrobust.analysis.stats", "all_tests")} <= imports.functions
+    assert not [module for module in imports.internal if module.startswith("camrobust.stages")]
+    io_modules = {module for module in imports.internal if module.startswith("camrobust.io")}
+    assert io_modules == {"camrobust.io", "camrobust.io.chunks", "camrobust.io.tables"}
+    assert not {"zarr", "numcodecs", "google_crc32c"} & imports.external
 
 
 @pytest.mark.parametrize("env", sorted({env for env, _ in RULES.values()}))

@@ -14,9 +14,9 @@ import torch
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from camrobust.metrics import (
-    SIMILARITY_KEYS,
+from camrobust.scoring import (
     l1_distance,
+    pair_keys,
     pair_similarities,
     rbo_scores,
     region_importance,
@@ -120,7 +120,8 @@ def test_pair_similarities_scores_and_notes() -> None:
     clean[4] = 0.0  # both flat
     noisy[4] = 0.0
     result = pair_similarities(clean, noisy, segments, p=0.9, topk=0.2)
-    assert tuple(result) == SIMILARITY_KEYS
+    assert tuple(result) == pair_keys(0.2)
+    assert pair_keys(0.2) == ("rbo", "spearman", "iou_top20", "ssim", "l1", "sensitivity", "n_regions", "note")
     importance_clean = region_importance(clean, segments, 16)
     importance_noisy = region_importance(noisy, segments, 16)
     expected_rbo = rbo_scores(importance_clean[[0]], importance_noisy[[0]], p=0.9)[0]
@@ -145,3 +146,13 @@ def test_pair_similarities_scores_and_notes() -> None:
     assert result["l1"][4] == 0.0 and result["iou_top20"][4] == 1.0
     with pytest.raises(ValueError, match="share one"):
         pair_similarities(clean, noisy[:, :8], segments)
+
+
+def test_the_iou_column_is_named_by_its_share_of_pixels() -> None:
+    """metric.topk = 0.1 scores the top 10 % pixels under ``iou_top10``: the same numbers as topk_iou."""
+    rng = np.random.default_rng(5)
+    clean, noisy = rng.random((2, 3, 16, 16))
+    segments = block_segments(3, 16, 4)
+    result = pair_similarities(clean, noisy, segments, topk=0.1)
+    assert tuple(result) == pair_keys(0.1) and "iou_top10" in result and "iou_top20" not in result
+    np.testing.assert_array_equal(result["iou_top10"], topk_iou(clean, noisy, 0.1))

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 import camrobust
-from camrobust import pipeline
-from camrobust.store import open_store
+from camrobust.io.images import read_images
+from camrobust.io.store import open_store
 from tests import byo_plugins
 
 GREY = {"mean": [0.5], "std": [0.25]}
@@ -68,6 +68,24 @@ def test_evaluate_with_plugins_scores_an_unchanged_image_as_identical(
     assert result.n_regions.tolist() == scores.loc[unchanged.index, "n_regions"].iloc[:6].tolist()
 
 
+def test_the_iou_column_follows_topk_into_the_summary(one_torch_thread: None) -> None:
+    """metric.topk = 0.1: the scores and the summary name the top-k IoU iou_top10."""
+    result = camrobust.evaluate(
+        byo_plugins.grey_cnn(),
+        grey_images(4),
+        target_layer="0",
+        cams=["gradcam"],
+        noises={"gaussian_noise": [2]},
+        preprocessing=GREY,
+        topk=0.1,
+        n_bootstrap=0,
+        progress=False,
+    )
+    for table in (result.scores, result.summary):
+        assert "iou_top10" in table.columns and "iou_top20" not in table.columns
+    assert result.summary["iou_top10"].notna().all()
+
+
 def test_evaluate_names_what_it_cannot_run() -> None:
     model, images = byo_plugins.grey_cnn(), grey_images()
     common = {"target_layer": "0", "preprocessing": GREY, "progress": False}
@@ -87,7 +105,7 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
     camrobust.evaluate with the config's seed, CAMs, noises and batch size."""
     results = finished_run / "results"
     model, card = camrobust.load_model(results / "models/tiny/vgg/card.json", results / "models/tiny/vgg/weights.pt")
-    clean = pipeline.read_images(results / "data/tiny/eval.zarr")
+    clean = read_images(results / "data/tiny/eval.zarr")
     result = camrobust.evaluate(
         model,
         clean.images,
@@ -128,7 +146,7 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
         np.testing.assert_array_equal(table[columns].to_numpy(float), stored_numbers, err_msg=name)
         assert ["" if pd.isna(v) else str(v) for v in table["significant"]] == stored["significant"].tolist()
 
-    heatmap = result.heatmap()
+    heatmap = result.robustness_heatmap()
     pooled = result.summary[result.summary["severity"] == "all"]
     rm_texts = {t.get_text() for t in heatmap.axes[2].texts}
     assert {f"{value:.2f}" for value in pooled["rm"].dropna()} <= rm_texts

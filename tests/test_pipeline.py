@@ -10,12 +10,19 @@ import pytest
 import torch
 import xarray as xr
 
-from camrobust import cams, datasets, models, pipeline
-from camrobust.robustness import read_score_groups
-from camrobust.store import open_store, read_array
+from camrobust import cams, datasets, models, vocabulary
+from camrobust.analysis.summary import robustness_summary
+from camrobust.core.maps import feature_maps
+from camrobust.io.images import read_images
+from camrobust.io.maps import pixel_maps
+from camrobust.io.store import open_store, read_array
+from camrobust.io.tables import read_score_groups
+from camrobust.stages import cams as cam_stages
+from camrobust.stages import features, get_model, noisy_images, report, score, segment, stage_data, summarise
 from tests.test_datasets import _write_mixed_folder
 
 N_IMAGES, SIZE = 10, 32
+NOISE = {"noise_name": "gaussian_noise", "severities": [2, 5], "params": None, "seed": 0, "namespace": "tiny"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {name: root / f"{name}.zarr" for name in names}
     paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
     spec = {"kind": "shapes", "variant": "cluttered", "n_images": N_IMAGES, "image_size": SIZE}
-    pipeline.stage_images(spec, "eval", 0, paths["eval"])
+    stage_data.stage_images(spec=spec, split="eval", seed=0, out=paths["eval"])
     model = models.build_model("small_vgg", 6, seed=0).eval()
     torch.save(model.state_dict(), paths["weights"])
     models.ModelCard(
@@ -41,17 +48,28 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         std=models.SMALL_CNN_STD,
         class_names=[str(i) for i in range(6)],
     ).to_json(paths["card"])
-    pipeline.perturb_images(paths["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", paths["noisy"])
-    pipeline.segment_images(paths["eval"], "slic", None, paths["segments"])
+    noisy_images.perturb_images(**NOISE, clean_store=paths["eval"], out=paths["noisy"])
+    segment.segment_images(clean_store=paths["eval"], method="slic", params=None, out=paths["segments"])
     model_files = {"card_path": paths["card"], "weights_path": paths["weights"], "device": "cpu"}
     for condition, images in (("clean", paths["eval"]), ("noisy", paths["noisy"])):
-        predictions, features = paths[f"{condition}_pred"], paths[f"{condition}_feat"]
-        pipeline.predict_images(
-            images, paths["eval"], target_mode="predicted", batch_size=32, out=predictions, **model_files
+        predictions, stored_features = paths[f"{condition}_pred"], paths[f"{condition}_feat"]
+        features.predict_images(
+            images_store=images,
+            labels_store=paths["eval"],
+            target_mode="predicted",
+            batch_size=32,
+            out=predictions,
+            **model_files,
         )
         maps = {method: root / f"{condition}_{method}.zarr" for method in ("gradcam", "eigencam")}
-        pipeline.extract_features(
-            images, predictions, batch_size=32, precision="float32", out=features, cam_stores=maps, **model_files
+        features.extract_features(
+            images_store=images,
+            predictions_store=predictions,
+            batch_size=32,
+            precision="float32",
+            out=stored_features,
+            cam_stores=maps,
+            **model_files,
         )
         paths |= {f"{condition}_{method}": path for method, path in maps.items()}
     return paths
@@ -67,23 +85,22 @@ def test_staged_shapes_do_not_depend_on_the_chunk_size(tmp_path: Path) -> None:
     whole = datasets.generate_shapes(23, 32, "cluttered", 0)
     n, chunks = datasets.stage_dataset_chunks(spec, "eval", 0, chunk_size=5)
     assert n == 23 and [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
-    pipeline.stage_images(spec, "eval", 0, tmp_path / "eval.zarr")
-    staged = pipeline.read_images(tmp_path / "eval.zarr")
+    stage_data.stage_images(spec=spec, split="eval", seed=0, out=tmp_path / "eval.zarr")
+    staged = read_images(tmp_path / "eval.zarr")
     assert np.array_equal(staged.images, whole.images) and np.array_equal(staged.masks, whole.masks)
     assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels)
 
 
 @pytest.mark.filterwarnings("ignore:skipped 1 unreadable image")
 @pytest.mark.parametrize("split", ["eval", "train"])
-def test_staged_folder_store_equals_the_staged_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str) -> None:
+def test_staged_folder_store_equals_the_staged_set(tmp_path: Path, split: str) -> None:
     """A folder with a skipped file staged 2 images at a time: the store holds stage_dataset's set."""
     root = tmp_path / "images"
     _write_mixed_folder(root)
     spec = {"kind": "imagefolder", "root": str(root), "n_images": 2, "image_size": 32, "skip_corrupt": True}
-    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 2)
-    pipeline.stage_images(spec, split, 3, tmp_path / "images.zarr")
+    stage_data.stage_images(spec=spec, split=split, seed=3, out=tmp_path / "images.zarr", chunk_size=2)
     whole = datasets.stage_dataset(spec, split, 3)
-    staged = pipeline.read_images(tmp_path / "images.zarr")
+    staged = read_images(tmp_path / "images.zarr")
     assert len(whole) == (2 if split == "eval" else 3)
     assert staged.images.tobytes() == whole.images.tobytes() and staged.images.shape == whole.images.shape
     assert staged.ids == whole.ids and np.array_equal(staged.labels, whole.labels) and staged.masks is None
@@ -100,7 +117,7 @@ def test_noisy_store_holds_every_severity_and_is_reproducible(stage_inputs: dict
     residual = [np.std(images[:, s] - clean) for s in range(2)]
     assert residual[0] < residual[1]
     again = tmp_path / "again.zarr"
-    pipeline.perturb_images(stage_inputs["eval"], "gaussian_noise", [5], None, 0, "tiny", again)
+    noisy_images.perturb_images(**{**NOISE, "severities": [5]}, clean_store=stage_inputs["eval"], out=again)
     assert np.array_equal(read_array(again, "images")[:, 0], images[:, 1])
 
 
@@ -119,7 +136,7 @@ def test_gradient_maps_on_read_equal_the_full_resolution_path(stage_inputs: dict
     activations = torch.from_numpy(read_array(stage_inputs["noisy_feat"], "activations")).flatten(0, 1)
     gradients = torch.from_numpy(read_array(stage_inputs["noisy_feat"], "gradients")).flatten(0, 1)
     previous = cams.gradient_family(activations, gradients, [method], (SIZE, SIZE))[method].numpy()
-    on_read = pipeline.pixel_maps(open_store(stage_inputs[f"noisy_{method}"]), slice(None))
+    on_read = pixel_maps(open_store(stage_inputs[f"noisy_{method}"]), slice(None))
     assert on_read.shape == (N_IMAGES, 2, SIZE, SIZE)
     np.testing.assert_array_equal(on_read.reshape(-1, SIZE, SIZE), previous)
 
@@ -130,26 +147,24 @@ def test_model_maps_on_read_equal_the_full_resolution_path(
 ) -> None:
     """pixel_maps(raw store) vs cams.model_cams on the same batch: equal to the last bit."""
     out = tmp_path / f"{method}.zarr"
-    pipeline.model_cam_maps(
-        stage_inputs["noisy"],
-        stage_inputs["noisy_pred"],
-        stage_inputs["card"],
-        stage_inputs["weights"],
-        method,
+    cam_stages.model_cam_maps(
+        images_store=stage_inputs["noisy"],
+        predictions_store=stage_inputs["noisy_pred"],
+        card_path=stage_inputs["card"],
+        weights_path=stage_inputs["weights"],
+        method=method,
         batch_size=32,
         channel_batch_size=7,
         device="cpu",
         out=out,
     )
-    model, card = pipeline.load_model(stage_inputs["card"], stage_inputs["weights"], "cpu")
+    model, card = get_model.load_model(stage_inputs["card"], stage_inputs["weights"], "cpu")
     images = read_array(stage_inputs["noisy"], "images").reshape(-1, SIZE, SIZE, 3)
     inputs = models.to_model_input(images, card.mean, card.std, torch.device("cpu"))
     targets = torch.from_numpy(read_array(stage_inputs["noisy_pred"], "target").reshape(-1))
     previous = cams.model_cams(model, card.target_layer, inputs, targets, [method], batch_size=7)[method].numpy()
-    np.testing.assert_array_equal(pipeline.pixel_maps(open_store(out), slice(None)).reshape(-1, SIZE, SIZE), previous)
-    assert np.array_equal(
-        pipeline.pixel_maps(open_store(out), [7, 2]), pipeline.pixel_maps(open_store(out), slice(None))[[7, 2]]
-    )
+    np.testing.assert_array_equal(pixel_maps(open_store(out), slice(None)).reshape(-1, SIZE, SIZE), previous)
+    assert np.array_equal(pixel_maps(open_store(out), [7, 2]), pixel_maps(open_store(out), slice(None))[[7, 2]])
 
 
 def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -158,26 +173,32 @@ def test_chunk_sizes_give_identical_stores(stage_inputs: dict[str, Path], tmp_pa
     tables = []
     for chunk in (1, 7, N_IMAGES):
         root = tmp_path / str(chunk)
-        pipeline.perturb_images(
-            stage_inputs["eval"], "gaussian_noise", [2, 5], None, 0, "tiny", root / "noisy.zarr", chunk_size=chunk
+        noisy_images.perturb_images(
+            **NOISE, clean_store=stage_inputs["eval"], out=root / "noisy.zarr", chunk_size=chunk
         )
-        pipeline.segment_images(stage_inputs["eval"], "slic", None, root / "segments.zarr", chunk_size=chunk)
-        pipeline.gradient_cam_maps(
-            stage_inputs["noisy_feat"], "gradcam", (SIZE, SIZE), root / "gradcam.zarr", chunk_size=chunk
+        segment.segment_images(
+            clean_store=stage_inputs["eval"], method="slic", params=None, out=root / "segments.zarr", chunk_size=chunk
+        )
+        cam_stages.gradient_cam_maps(
+            features_store=stage_inputs["noisy_feat"],
+            method="gradcam",
+            image_size=(SIZE, SIZE),
+            out=root / "gradcam.zarr",
+            chunk_size=chunk,
         )
         for name, stores in written.items():
             stores.append(_store_files(root / f"{name}.zarr"))
-        pipeline.score_cams(
-            stage_inputs["eval"],
-            stage_inputs["segments"],
-            stage_inputs["clean_pred"],
-            stage_inputs["noisy_pred"],
-            stage_inputs["clean_gradcam"],
-            stage_inputs["noisy_gradcam"],
-            {"cam": "gradcam"},
-            0.9,
-            0.2,
-            root / "scores.parquet",
+        score.score_cams(
+            clean_store=stage_inputs["eval"],
+            segments_store=stage_inputs["segments"],
+            clean_predictions=stage_inputs["clean_pred"],
+            noisy_predictions=stage_inputs["noisy_pred"],
+            clean_cams=stage_inputs["clean_gradcam"],
+            noisy_cams=stage_inputs["noisy_gradcam"],
+            keys={"cam": "gradcam"},
+            rbo_p=0.9,
+            topk=0.2,
+            out=root / "scores.parquet",
             chunk_size=chunk,
         )
         table = pd.read_parquet(root / "scores.parquet").sort_values(["severity", "image_id"], ignore_index=True)
@@ -210,24 +231,26 @@ def test_features_job_maps_equal_the_maps_from_its_stored_features(
     """Every built-in gradient-family map written by the features job (model batches of 3) equals
     the one computed later from its float32 store (one chunk): each map comes from its image's
     own slices, whichever images share the batch (one thread)."""
-    features, maps = (
+    stored, maps = (
         tmp_path / "features.zarr",
         {method: tmp_path / f"{method}.zarr" for method in cams.GRADIENT_METHODS},
     )
-    pipeline.extract_features(
-        stage_inputs["noisy"],
-        stage_inputs["noisy_pred"],
-        stage_inputs["card"],
-        stage_inputs["weights"],
+    features.extract_features(
+        images_store=stage_inputs["noisy"],
+        predictions_store=stage_inputs["noisy_pred"],
+        card_path=stage_inputs["card"],
+        weights_path=stage_inputs["weights"],
         batch_size=3,
         precision="float32",
         device="cpu",
-        out=features,
+        out=stored,
         cam_stores=maps,
     )
     for method, path in maps.items():
         later = tmp_path / f"{method}-later.zarr"
-        pipeline.gradient_cam_maps(features, method, (SIZE, SIZE), later, chunk_size=N_IMAGES)
+        cam_stages.gradient_cam_maps(
+            features_store=stored, method=method, image_size=(SIZE, SIZE), out=later, chunk_size=N_IMAGES
+        )
         assert open_store(path).attrs["cam"] == method
         assert np.array_equal(read_array(path, "maps"), read_array(later, "maps")), method
         assert np.array_equal(read_array(path, "severity"), [2, 5])
@@ -246,7 +269,7 @@ def test_feature_maps_do_not_depend_on_the_callers_thread_count(method: str) -> 
     try:
         for n_threads in (2, 1):
             torch.set_num_threads(n_threads)
-            maps[n_threads] = pipeline.feature_maps(method, activations, gradients)
+            maps[n_threads] = feature_maps(method, activations, gradients)
             assert torch.get_num_threads() == n_threads  # the caller's setting is restored
     finally:
         torch.set_num_threads(threads)
@@ -256,11 +279,11 @@ def test_feature_maps_do_not_depend_on_the_callers_thread_count(method: str) -> 
 def test_float16_features_change_maps_within_half_precision(stage_inputs: dict[str, Path], tmp_path: Path) -> None:
     """float16 keeps about 3 significant digits: maps (in [0, 1]) move by well under 1e-2."""
     half = tmp_path / "half.zarr"
-    pipeline.extract_features(
-        stage_inputs["noisy"],
-        stage_inputs["noisy_pred"],
-        stage_inputs["card"],
-        stage_inputs["weights"],
+    features.extract_features(
+        images_store=stage_inputs["noisy"],
+        predictions_store=stage_inputs["noisy_pred"],
+        card_path=stage_inputs["card"],
+        weights_path=stage_inputs["weights"],
         batch_size=32,
         precision="float16",
         device="cpu",
@@ -268,9 +291,11 @@ def test_float16_features_change_maps_within_half_precision(stage_inputs: dict[s
         cam_stores={},
     )
     assert open_store(half)["activations"].dtype == np.float16
-    pipeline.gradient_cam_maps(half, "gradcam", (SIZE, SIZE), tmp_path / "gradcam.zarr")
-    full = pipeline.pixel_maps(open_store(stage_inputs["noisy_gradcam"]), slice(None))
-    reduced = pipeline.pixel_maps(open_store(tmp_path / "gradcam.zarr"), slice(None))
+    cam_stages.gradient_cam_maps(
+        features_store=half, method="gradcam", image_size=(SIZE, SIZE), out=tmp_path / "gradcam.zarr"
+    )
+    full = pixel_maps(open_store(stage_inputs["noisy_gradcam"]), slice(None))
+    reduced = pixel_maps(open_store(tmp_path / "gradcam.zarr"), slice(None))
     assert 0 < np.abs(full - reduced).max() < 1e-2
 
 
@@ -287,31 +312,31 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
     """Model batches of 32 and 3 images: the same predictions and targets, logits and features equal
     up to FEATURE_ERROR, and identical maps (below)."""
     model_files = {"card_path": stage_inputs["card"], "weights_path": stage_inputs["weights"], "device": "cpu"}
-    predictions, features = {}, {}
+    predictions, stored = {}, {}
     for batch_size in (32, 3):
         predictions[batch_size] = tmp_path / f"pred-{batch_size}.zarr"
-        features[batch_size] = tmp_path / f"features-{batch_size}.zarr"
-        pipeline.predict_images(
-            stage_inputs["noisy"],
-            stage_inputs["eval"],
+        stored[batch_size] = tmp_path / f"features-{batch_size}.zarr"
+        features.predict_images(
+            images_store=stage_inputs["noisy"],
+            labels_store=stage_inputs["eval"],
             target_mode="predicted",
             batch_size=batch_size,
             out=predictions[batch_size],
             **model_files,
         )
-        pipeline.extract_features(
-            stage_inputs["noisy"],
-            predictions[batch_size],
+        features.extract_features(
+            images_store=stage_inputs["noisy"],
+            predictions_store=predictions[batch_size],
             batch_size=batch_size,
             precision="float32",
-            out=features[batch_size],
+            out=stored[batch_size],
             cam_stores={},
             **model_files,
         )
     for name in ("pred", "target"):
         assert np.array_equal(read_array(predictions[32], name), read_array(predictions[3], name))
     assert read_array(predictions[32], "pred").shape == (10, 2)
-    for name, stores in (("logits", predictions), ("activations", features), ("gradients", features)):
+    for name, stores in (("logits", predictions), ("activations", stored), ("gradients", stored)):
         values, other = read_array(stores[32], name), read_array(stores[3], name)
         assert np.abs(values - other).max() <= FEATURE_ERROR * np.abs(values).max(), name
     maps = []
@@ -320,9 +345,9 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
         if method in ("scorecam", "ablationcam"):
             # image by image: one clean forward, then forwards of 7 of its channels (the last of 1):
             # the same operations on the same values, whichever images share the batch
-            pipeline.model_cam_maps(
-                stage_inputs["noisy"],
-                predictions[batch_size],
+            cam_stages.model_cam_maps(
+                images_store=stage_inputs["noisy"],
+                predictions_store=predictions[batch_size],
                 method=method,
                 batch_size=batch_size,
                 channel_batch_size=7,
@@ -332,17 +357,19 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
         else:
             # from the same features: each map comes from its image's own slices, reduced over
             # channels and cells in the same order whatever the number of images (one thread)
-            pipeline.gradient_cam_maps(features[32], method, (SIZE, SIZE), out, chunk_size=batch_size)
-        maps.append(pipeline.pixel_maps(open_store(out), slice(None)))
+            cam_stages.gradient_cam_maps(
+                features_store=stored[32], method=method, image_size=(SIZE, SIZE), out=out, chunk_size=batch_size
+            )
+        maps.append(pixel_maps(open_store(out), slice(None)))
     assert maps[0].shape == (10, 2, SIZE, SIZE)
     assert np.array_equal(maps[0], maps[1])
 
 
 def test_overlay_selection_mixes_changed_and_kept_images() -> None:
     changed = np.array([False, True, False, True, True, False])
-    assert pipeline.overlay_selection(changed, 4).tolist() == [0, 1, 2, 3]
-    assert pipeline.overlay_selection(np.array([True, True, True, False]), 3).tolist() == [0, 1, 3]
-    assert pipeline.overlay_selection(np.array([False, False]), 4).tolist() == [0, 1]
+    assert report.overlay_selection(changed, 4).tolist() == [0, 1, 2, 3]
+    assert report.overlay_selection(np.array([True, True, True, False]), 3).tolist() == [0, 1, 3]
+    assert report.overlay_selection(np.array([False, False]), 4).tolist() == [0, 1]
 
 
 def _random_score_table(dataset: str, model: str, noise: str, cam: str, rng: np.random.Generator) -> pd.DataFrame:
@@ -360,7 +387,7 @@ def _random_score_table(dataset: str, model: str, noise: str, cam: str, rng: np.
             "n_regions": rng.integers(5, 30, rows),
         }
     )
-    for column in pipeline.SCORE_COLUMNS:
+    for column in vocabulary.similarity_columns():
         table[column] = rng.random(rows)
     table.loc[rng.random(rows) < 0.05, "rbo"] = np.nan
     return table
@@ -380,16 +407,26 @@ def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_pa
                 paths.append(tmp_path / f"{model}-{noise}-{cam}.parquet")
                 _random_score_table("shapes", model, noise, cam, rng).to_parquet(paths[-1])
     collected = tmp_path / "scores.parquet"
-    pipeline.collect_scores(paths, collected)
+    summarise.collect_scores(paths=paths, out=collected)
     whole = pd.read_parquet(collected)
-    expected = pipeline.robustness_summary(whole, ["fgsm"], n_boot=50, ci=0.9, seed=3)
+    expected = robustness_summary(whole, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3)
     assert len(expected) == 8 * 3
     small_groups = tmp_path / "small_row_groups.parquet"
     pq.write_table(pa.Table.from_pandas(whole, preserve_index=False), small_groups, row_group_size=7)
     assert pq.ParquetFile(small_groups).num_row_groups > 8 * 30 / 7
     for path in (collected, small_groups):
-        streamed = pipeline.summarise_robustness(path, ["fgsm"], 50, 0.9, 3, tmp_path / "robustness.csv")
+        streamed = summarise.summarise_robustness(
+            scores=path, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, out=tmp_path / "robustness.csv"
+        )
         pd.testing.assert_frame_equal(streamed, expected, check_exact=True)
-        groups = list(read_score_groups(path, pipeline.SCORE_KEYS, ["rbo"]))
+        keys = list(vocabulary.SCORE_KEYS)
+        groups = list(read_score_groups(path, keys, ["rbo"]))
         assert [len(table) for _, table in groups] == [30] * 8
-        assert all(set(table[pipeline.SCORE_KEYS].itertuples(index=False, name=None)) == {key} for key, table in groups)
+        assert all(set(table[keys].itertuples(index=False, name=None)) == {key} for key, table in groups)
+    # scores of metric.topk = 0.1: the summary reads and names their iou_top10
+    top10 = tmp_path / "top10.parquet"
+    whole.rename(columns={"iou_top20": "iou_top10"}).to_parquet(top10)
+    streamed = summarise.summarise_robustness(
+        scores=top10, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, out=tmp_path / "robustness10.csv"
+    )
+    pd.testing.assert_frame_equal(streamed, expected.rename(columns={"iou_top20": "iou_top10"}), check_exact=True)

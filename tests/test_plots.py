@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from camrobust import plots, registry, vocabulary
+from camrobust.analysis.robustness import NO_CHANGING, NO_PRESERVING
 from camrobust.plots import style
 from camrobust.plots.robustness_heatmap import _short_reason
-from camrobust.robustness import NO_CHANGING, NO_PRESERVING
 
 CAMS = ["gradcam", "gradcampp", "eigencam"]
 NOISES = ["gaussian_noise", "brightness"]
@@ -348,10 +348,16 @@ def test_each_figure_has_one_name_across_rule_file_caption_module_and_function()
 
 
 def test_workflow_scripts_call_existing_plots_functions() -> None:
-    """A renamed function fails here, not in the middle of a workflow run."""
-    for script in sorted((REPO / "workflow_scripts").glob("*.py")):
+    """A renamed function fails here, not in the middle of a workflow run: the scripts, the report
+    stages they call and the notebook API."""
+    library = REPO / "src" / "camrobust"
+    sources = [*(REPO / "workflow_scripts").glob("*.py"), *(library / "stages").glob("*.py"), library / "notebook.py"]
+    calls = 0
+    for script in sorted(sources):
         for attribute in re.findall(r"\bplots\.(\w+)", script.read_text()):
             assert hasattr(plots, attribute), f"{script.name} calls plots.{attribute}"
+            calls += 1
+    assert calls >= 8
 
 
 def test_no_docstring_cites_spec() -> None:

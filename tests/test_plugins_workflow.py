@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from camrobust.store import open_store
+from camrobust.io.store import open_store
 from tests.workflow import REPO, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow

@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from camrobust.metrics import rbo, rbo_bounds, rbo_scores, tie_groups
+from camrobust.scoring.rbo import rbo, rbo_bounds, rbo_scores, tie_groups
 
 P = 0.9
 # rbo_scores against an independent evaluation: both sum the same m <= 70 terms p^d X_d / d

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camrobust import robustness
-from camrobust.robustness import (
+from camrobust.analysis import robustness
+from camrobust.analysis.robustness import (
     NO_CHANGING,
     NO_PRESERVING,
     SUMMARY_COLUMNS,
@@ -186,6 +186,20 @@ def test_similarity_summary_means_and_max_sensitivity() -> None:
         "sensitivity_mean",
         "sensitivity_max",
     ]
+
+
+def test_similarity_summary_reads_the_iou_column_the_scores_have() -> None:
+    """Scores written with metric.topk = 0.1 have ``iou_top10``: the summary averages that column."""
+    rows = [
+        {"dataset": "shapes", "image_id": str(i), "spearman": 0.1, "iou_top10": 0.25 * i, "ssim": 0.9, "l1": 0.1}
+        | {"sensitivity": 0.2}
+        for i in range(3)
+    ]
+    summary = similarity_summary(pd.DataFrame(rows), ["dataset"])
+    assert list(summary.columns)[:5] == ["dataset", "n", "spearman", "iou_top10", "ssim"]
+    assert summary["iou_top10"].iloc[0] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="one top-k IoU column"):
+        similarity_summary(pd.DataFrame(rows).rename(columns={"iou_top10": "iou"}), ["dataset"])
 
 
 def test_blocked_bootstrap_equals_summing_every_replicate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

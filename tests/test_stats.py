@@ -15,16 +15,10 @@ import pytest
 import scikit_posthocs as sp
 from scipy import stats as scipy_stats
 
-from camrobust.stats import (
-    STATS_COLUMNS,
-    cam_method_tests,
-    dataset_tests,
-    holm,
-    mark_significant,
-    nemenyi_ranks,
-    noise_type_tests,
-    severity_trend,
-)
+from camrobust import vocabulary
+from camrobust.analysis import stats
+from camrobust.analysis.stats import STATS_COLUMNS, holm, mark_significant, nemenyi_ranks
+from camrobust.stages import summarise
 
 CAMS = ("gradcam", "layercam", "scorecam")
 
@@ -70,7 +64,7 @@ def wide(scores: pd.DataFrame, changed: bool) -> pd.DataFrame:
 
 def test_friedman_matches_hand_computation_and_scipy() -> None:
     scores = scores_table(0)
-    omnibus, _ = cam_method_tests(scores)
+    omnibus, _ = stats.cam_methods(scores)
     assert list(omnibus.columns) == list(STATS_COLUMNS)
     row = omnibus[omnibus["set"] == "preserving"].iloc[0]
     blocks = wide(scores, False).to_numpy()
@@ -92,7 +86,7 @@ def test_friedman_matches_hand_computation_and_scipy() -> None:
 
 def test_pairwise_wilcoxon_matches_scipy_with_holm_per_family() -> None:
     scores = scores_table(1)
-    _, pairwise = cam_method_tests(scores)
+    _, pairwise = stats.cam_methods(scores)
     assert list(pairwise.columns) == list(STATS_COLUMNS)
     preserving = pairwise[pairwise["set"] == "preserving"].reset_index(drop=True)
     assert list(zip(preserving["a"], preserving["b"])) == [
@@ -128,7 +122,7 @@ def test_holm_hand_values() -> None:
 
 def test_kruskal_across_datasets_on_per_image_consistency() -> None:
     scores = scores_table(2, datasets=("cifar", "shapes", "textures"), noises=("gaussian", "blur"))
-    table = dataset_tests(scores)
+    table = stats.datasets(scores)
     assert list(table.columns) == list(STATS_COLUMNS) and len(table) == len(CAMS)
     row = table[table["cam"] == "gradcam"].iloc[0]
     preserving = scores[(scores["cam"] == "gradcam") & ~scores["changed"]]
@@ -144,13 +138,13 @@ def test_kruskal_across_datasets_on_per_image_consistency() -> None:
 
 def test_noise_type_friedman_and_severity_trend_match_scipy() -> None:
     scores = scores_table(3, noises=("blur", "gaussian", "shot"), severities=(1, 2, 3))
-    noise_rows = noise_type_tests(scores)
+    noise_rows = stats.noise_types(scores)
     row = noise_rows[(noise_rows["cam"] == "layercam") & (noise_rows["set"] == "all")].iloc[0]
     subset = scores[scores["cam"] == "layercam"]
     blocks = subset.pivot_table(index=["image_id", "severity"], columns="noise", values="rbo").to_numpy()
     assert row["n"] == 36 and row["k"] == 3
     assert row["statistic"] == pytest.approx(scipy_stats.friedmanchisquare(*blocks.T).statistic, abs=1e-10)
-    trend = severity_trend(scores)
+    trend = stats.severity_trend(scores)
     assert len(trend) == 9
     one = trend[(trend["cam"] == "scorecam") & (trend["noise"] == "shot")].iloc[0]
     part = scores[(scores["cam"] == "scorecam") & (scores["noise"] == "shot")]
@@ -177,32 +171,32 @@ def test_nemenyi_ranks_and_p_values() -> None:
 
 def test_tests_that_cannot_run_give_rows_with_notes() -> None:
     one_cam = scores_table(5, cams=("gradcam",), severities=(1,))
-    omnibus, pairwise = cam_method_tests(one_cam)
+    omnibus, pairwise = stats.cam_methods(one_cam)
     assert len(omnibus) == 2 and pairwise.empty and list(pairwise.columns) == list(STATS_COLUMNS)
     assert omnibus["note"].str.startswith("fewer than 2 CAM methods").all()
     assert omnibus[["statistic", "p", "p_corr", "effect_size"]].isna().all().all()
     no_change = scores_table(5, severities=(1,))
-    omnibus, pairwise = cam_method_tests(no_change)
+    omnibus, pairwise = stats.cam_methods(no_change)
     changing = omnibus[omnibus["set"] == "changing"].iloc[0]
     assert changing["note"] == "fewer than 2 complete subjects (n=0)" and np.isnan(changing["p"])
     assert (pairwise[pairwise["set"] == "changing"]["note"] == "fewer than 2 complete subjects (n=0)").all()
     equal = no_change.assign(rbo=0.5)
-    omnibus, pairwise = cam_method_tests(equal)
+    omnibus, pairwise = stats.cam_methods(equal)
     assert omnibus.iloc[0]["note"] == "all values equal within every subject"
     assert (pairwise[pairwise["set"] == "preserving"]["note"] == "all paired differences are zero").all()
-    single_dataset = dataset_tests(no_change)
+    single_dataset = stats.datasets(no_change)
     assert single_dataset["note"].str.startswith("fewer than 2 datasets").all()
-    single_severity = severity_trend(no_change)
+    single_severity = stats.severity_trend(no_change)
     assert (single_severity["note"] == "one severity only").all()
-    single_noise = noise_type_tests(no_change)
+    single_noise = stats.noise_types(no_change)
     assert single_noise["note"].str.startswith("fewer than 2 noise types").all()
     with_nan = scores_table(6)
     with_nan.loc[0, "rbo"] = np.nan
-    omnibus, _ = cam_method_tests(with_nan)
+    omnibus, _ = stats.cam_methods(with_nan)
     assert omnibus.iloc[0]["note"] == "1 subject(s) with a missing or NaN score left out"
     assert omnibus.iloc[0]["n"] == 19
     with pytest.raises(ValueError, match="rbo"):
-        cam_method_tests(with_nan.drop(columns="rbo"))
+        stats.cam_methods(with_nan.drop(columns="rbo"))
 
 
 def test_mark_significant_leaves_untested_rows_unknown() -> None:
@@ -221,16 +215,14 @@ def test_tests_on_a_score_file_read_one_group_at_a_time_equal_the_tests_in_memor
 ) -> None:
     import pyarrow.parquet as pq
 
-    from camrobust import pipeline
-
     scores = scores_table(4, datasets=("shapes", "folder"), noises=("gaussian", "blur"))
     path = tmp_path / "scores.parquet"
     if layout == "collected":  # one row group per (dataset, model, noise, cam), as the workflow writes it
         tables = []
-        for index, (_, table) in enumerate(scores.groupby(pipeline.SCORE_KEYS)):
+        for index, (_, table) in enumerate(scores.groupby(list(vocabulary.SCORE_KEYS))):
             tables.append(tmp_path / f"table-{index}.parquet")
             table.to_parquet(tables[-1])
-        pipeline.collect_scores(tables, path)
+        summarise.collect_scores(paths=tables, out=path)
         assert pq.ParquetFile(path).num_row_groups == 2 * 2 * 3
     else:
         scores.to_parquet(path)
@@ -245,10 +237,10 @@ def test_tests_on_a_score_file_read_one_group_at_a_time_equal_the_tests_in_memor
     monkeypatch.setattr(pq.ParquetFile, "read_row_groups", counting)
     in_memory = pd.read_parquet(path)
     for test, group_rows in (
-        (cam_method_tests, 3 * 2 * 12),  # per (dataset, model, noise): CAMs x severities x images
-        (dataset_tests, 2 * 2 * 2 * 12),  # per (model, cam): datasets x noises x severities x images
-        (noise_type_tests, 2 * 2 * 12),
-        (severity_trend, 2 * 12),
+        (stats.cam_methods, 3 * 2 * 12),  # per (dataset, model, noise): CAMs x severities x images
+        (stats.datasets, 2 * 2 * 2 * 12),  # per (model, cam): datasets x noises x severities x images
+        (stats.noise_types, 2 * 2 * 12),
+        (stats.severity_trend, 2 * 12),
     ):
         rows_read.clear()
         from_file, from_memory = test(path), test(in_memory)

@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from camrobust import store
+from camrobust.io import store
+from camrobust.io.chunks import image_chunks, model_batches
 
 
 def _files(path: Path) -> dict[str, bytes]:
@@ -19,7 +20,7 @@ def _files(path: Path) -> dict[str, bytes]:
 def _write(path: Path, images: np.ndarray, block: int) -> None:
     with store.store_writer(path, {"kind": "test"}) as writer:
         stream = writer.stream("images", images.shape, images.dtype, ("image", "severity", "y", "x", "channel"))
-        for rows in store.image_chunks(len(images), block):
+        for rows in image_chunks(len(images), block):
             stream.append(images[rows])
         writer.add("ids", np.array([f"img-{i}" for i in range(len(images))]), ("image",))
 
@@ -81,3 +82,16 @@ def test_a_stream_left_short_fails_the_store(tmp_path: Path) -> None:
     ):
         writer.stream("x", (4, 2), "float32", ("image", "k")).append(np.zeros((3, 2), np.float32))
     assert not (tmp_path / "short.zarr").exists()
+
+
+def test_one_chunker_for_chunks_and_model_batches() -> None:
+    """Chunks of at most ``size`` images; a model batch holds whole images whose image-severity
+    rows fill about ``batch_size`` rows, one image at least."""
+    assert image_chunks(7, 3) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    assert image_chunks(0, 3) == [] and image_chunks(2, 0) == [slice(0, 1), slice(1, 2)]
+    assert model_batches(7, 2, 6) == image_chunks(7, 3)  # 3 images x 2 severities = 6 rows
+    assert model_batches(3, 5, 4) == image_chunks(3, 1)  # one image's 5 rows exceed the batch
+    for n, severities, batch_size in ((10, 1, 32), (10, 2, 3), (11, 5, 64)):
+        rows = [slice(b.start * severities, b.stop * severities) for b in model_batches(n, severities, batch_size)]
+        assert rows[-1].stop == n * severities
+        assert all(r.stop - r.start <= max(batch_size, severities) for r in rows)

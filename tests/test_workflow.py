@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from camrobust import pipeline
-from camrobust.store import open_store
+from camrobust.io.maps import pixel_maps
+from camrobust.io.store import open_store
 from tests.workflow import planned_jobs, write_config
 
 pytestmark = pytest.mark.workflow
@@ -71,7 +71,7 @@ def test_stores_open_with_xarray_and_named_dimensions(finished_run: Path) -> Non
     maps = xr.open_zarr(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr")["maps"]
     assert maps.dims == ("image", "severity", "h", "w") and maps.shape[-1] < 32  # the layer's grid
     assert float(maps.min()) >= 0
-    pixels = pipeline.pixel_maps(open_store(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr"), slice(None))
+    pixels = pixel_maps(open_store(finished_run / "results/cams/tiny/vgg/fgsm/scorecam.zarr"), slice(None))
     assert pixels.shape == (12, 1, 32, 32) and 0 <= pixels.min() and pixels.max() <= 1
 
 

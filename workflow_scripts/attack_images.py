@@ -1,10 +1,10 @@
 """Noisy images: all severities of one attack against one model."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import noisy_images
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.attack_images(
+    noisy_images.attack_images(
         clean_store=snakemake.input.images,
         card_path=snakemake.input.card,
         weights_path=snakemake.input.weights,

@@ -1,11 +1,11 @@
 """Target-layer activations and gradients of one condition (clean or a noise type), and the raw
 maps of every built-in gradient-family CAM."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import features
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.extract_features(
+    features.extract_features(
         images_store=snakemake.input.images,
         predictions_store=snakemake.input.predictions,
         card_path=snakemake.input.card,

@@ -1,10 +1,10 @@
 """Raw CAMs of one method that needs the model (ScoreCAM, AblationCAM, a `uses: model` plugin)."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import cams
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.model_cam_maps(
+    cams.model_cam_maps(
         images_store=snakemake.input.images,
         predictions_store=snakemake.input.predictions,
         card_path=snakemake.input.card,

@@ -1,11 +1,11 @@
 """Clean-vs-noisy CAM overlays for one (dataset, model, noise)."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import report
 
 with job_log(snakemake.log[0], snakemake.threads):
     cams = [path.rsplit("/", 1)[-1].removesuffix(".zarr") for path in snakemake.input.clean_cams]
-    pipeline.plot_cam_overlays(
+    report.plot_cam_overlays(
         clean_store=snakemake.input.images,
         noisy_store=snakemake.input.noisy,
         segments_store=snakemake.input.segments,

@@ -1,9 +1,10 @@
 """Distribution of segmentation regions per image, per dataset."""
 
-from camrobust import plots
 from camrobust.logs import job_log
-from camrobust.store import read_array
+from camrobust.stages import report
 
 with job_log(snakemake.log[0], snakemake.threads) as log:
-    counts = {name: read_array(path, "n_regions") for name, path in zip(snakemake.params.datasets, snakemake.input)}
-    log.info("regions per image:\n%s", plots.region_counts(counts, snakemake.output[0]))
+    counts = report.plot_region_counts(
+        segment_stores=dict(zip(snakemake.params.datasets, snakemake.input)), out=snakemake.output[0]
+    )
+    log.info("regions per image:\n%s", counts)

@@ -1,10 +1,10 @@
 """Predictions and CAM targets of one condition (clean or a noise type)."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import features
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.predict_images(
+    features.predict_images(
         images_store=snakemake.input.images,
         labels_store=snakemake.input.labels,
         card_path=snakemake.input.card,

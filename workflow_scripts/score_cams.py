@@ -1,10 +1,10 @@
 """Score one (dataset, model, noise, cam): one row per image and severity."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import score
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.score_cams(
+    score.score_cams(
         clean_store=snakemake.input.images,
         segments_store=snakemake.input.segments,
         clean_predictions=snakemake.input.clean_predictions,

@@ -1,11 +1,11 @@
 """Segment the clean images of one dataset."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import segment
 
 with job_log(snakemake.log[0], snakemake.threads):
     setting = snakemake.params.setting
-    pipeline.segment_images(
+    segment.segment_images(
         clean_store=snakemake.input[0],
         method=setting.get("method", "quickshift"),
         params=setting.get("params"),

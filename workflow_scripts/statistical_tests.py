@@ -1,13 +1,9 @@
-"""One family of statistical tests on all scores: ``params.test`` names the camrobust.stats function."""
+"""One family of statistical tests on all scores: ``params.test`` names the camrobust.analysis.stats function."""
 
-import pandas as pd
-
-from camrobust import stats
 from camrobust.logs import job_log
+from camrobust.stages import summarise
 
 with job_log(snakemake.log[0], snakemake.threads):
-    tables = getattr(stats, snakemake.params.test)(snakemake.input[0])  # reads one group at a time
-    if isinstance(tables, pd.DataFrame):
-        tables = (tables,)
-    for table, path in zip(tables, snakemake.output, strict=True):
-        stats.mark_significant(table, snakemake.params.alpha).to_csv(path, index=False)
+    summarise.statistical_tests(
+        test=snakemake.params.test, scores=snakemake.input[0], alpha=snakemake.params.alpha, out=list(snakemake.output)
+    )

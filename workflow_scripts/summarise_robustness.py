@@ -1,10 +1,10 @@
 """Robustness summary table: C, R, RM with bootstrap CIs per severity and pooled."""
 
-from camrobust import pipeline
 from camrobust.logs import job_log
+from camrobust.stages import summarise
 
 with job_log(snakemake.log[0], snakemake.threads):
-    pipeline.summarise_robustness(
+    summarise.summarise_robustness(
         scores=snakemake.input[0],
         attacks=snakemake.params.attacks,
         n_boot=snakemake.params.n_bootstrap,

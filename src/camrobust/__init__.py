@@ -10,7 +10,7 @@ from camrobust.plugins import register_cam
 
 if TYPE_CHECKING:
     from camrobust.notebook import Evaluation, evaluate
-    from camrobust.pipeline import load_model
+    from camrobust.stages.get_model import load_model
 
 __all__ = ["Evaluation", "evaluate", "load_model", "register_cam"]
 __version__ = importlib.metadata.version("camrobust")
@@ -18,7 +18,7 @@ __version__ = importlib.metadata.version("camrobust")
 _NOTEBOOK_API = {
     "evaluate": "camrobust.notebook",
     "Evaluation": "camrobust.notebook",
-    "load_model": "camrobust.pipeline",
+    "load_model": "camrobust.stages.get_model",
 }
 
 

@@ -1,10 +1,11 @@
 """The notebook API: :func:`evaluate` runs the workflow's stages on arrays in memory.
 
-Every step calls the function the workflow's job runs on its chunks (:mod:`camrobust.pipeline`):
-the noise with its per-image generators, predictions, target-layer features and CAMs, the
-segments, the scores and the robustness summary. With the workflow's image ids, dataset name,
-seed, batch size and settings (features at float32, the default), the tables equal the
-workflow's ``scores.parquet`` and ``robustness.csv``.
+Every step calls the kernel the workflow's job runs on its chunks (:mod:`camrobust.core`): the
+noise with its per-image generators, predictions, target-layer features and CAMs, the segments
+and the scores; then the robustness summary (:mod:`camrobust.analysis.summary`). No store is
+read or written. With the workflow's image ids, dataset name, seed, batch size and settings
+(features at float32, the default), the tables equal the workflow's ``scores.parquet`` and
+``robustness.csv``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from camrobust import pipeline, plugins, registry
-from camrobust.store import image_chunks
+from camrobust import plugins, registry
+from camrobust.analysis.summary import robustness_summary
+from camrobust.core.conditions import ConditionImages
+from camrobust.core.maps import feature_maps
+from camrobust.core.model import ModelInput, ModelOnImages, prediction_batches
+from camrobust.core.noisy import NoiseSetting, attack_chunks, noisy_chunks
+from camrobust.core.pairs import score_table
+from camrobust.core.segments import segment_chunks
 
 if TYPE_CHECKING:
-    import torch
     from matplotlib.figure import Figure
     from torch import nn
 
@@ -49,11 +55,11 @@ class Evaluation:
     def statistics(self, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
         """The workflow's statistical tests (``results/statistics/<name>.csv``) by name:
         cam_methods, cam_pairwise, datasets, noise_types, severity_trend; ``significant`` at ``alpha``."""
-        from camrobust import stats
+        from camrobust.analysis import stats
 
         return stats.all_tests(self.scores, alpha)
 
-    def heatmap(self) -> Figure:
+    def robustness_heatmap(self) -> Figure:
         """Consistency, Responsiveness and RM per CAM and noise, pooled over severities."""
         from camrobust import plots
 
@@ -68,7 +74,8 @@ class Evaluation:
     def critical_difference(self, noise: str, set_name: str = "preserving", alpha: float = 0.05) -> Figure:
         """Critical-difference diagram of the CAM methods under ``noise`` (Nemenyi at ``alpha``), on
         the class-preserving (``"preserving"``, r) or class-changing (``"changing"``, 1 - r) pairs."""
-        from camrobust import plots, stats
+        from camrobust import plots
+        from camrobust.analysis import stats
 
         ranks, pvalues = stats.nemenyi_ranks(
             self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name
@@ -154,87 +161,57 @@ def evaluate(
         for name, entry in entries.items()
     }
     mean, std = _normalisation(preprocessing)
-    torch_device = resolve_device(device)
-    model = model.to(torch_device).eval()
+    model_input = ModelInput(mean, std, resolve_device(device), batch_size)
+    model = model.to(model_input.device).eval()
     if isinstance(target_layer, str):
         layer = models.resolve_target(model, target_layer)
     else:
         layer = target_layer if isinstance(target_layer, TargetLayer) else TargetLayer(target_layer)
     run = _Run(
-        model,
-        layer,
-        token_reshape(model, (h, w)),
-        mean,
-        std,
-        labels_array,
-        target,
-        cam_plugins,
-        batch_size,
-        channel_batch_size,
-        torch_device,
-        progress,
+        model=model,
+        layer=layer,
+        reshape=token_reshape(model, (h, w)),
+        model_input=model_input,
+        labels=labels_array,
+        target=target,
+        cam_plugins=cam_plugins,
+        channel_batch_size=channel_batch_size,
+        progress=progress,
     )
 
     setting = dict(segmentation or {})
     method = setting.get("method", "quickshift")
     params = segmenting.chosen_params(h, method, setting.get("params"))
-    segments = np.concatenate(list(pipeline.segment_chunks(images, method, params, progress=progress)))
-    clean_pred, clean_maps = run.condition(pipeline.ConditionImages(images))
+    segments = np.concatenate(list(segment_chunks(images, method, params, progress=progress)))
+    clean_pred, clean_maps = run.condition(ConditionImages(images))
 
     tables: dict[tuple[str, str], pd.DataFrame] = {}
     for noise, (severities, noise_params) in noise_settings.items():
+        noise_setting = NoiseSetting(noise, severities, noise_params, seed, dataset)
         if noise in registry.ATTACKS:
-            chunks = pipeline.attack_chunks(
-                model,
-                mean,
-                std,
-                images,
-                image_ids,
-                noise,
-                severities,
-                noise_params,
-                seed,
-                dataset,
-                batch_size,
-                torch_device,
-                progress,
-            )
+            chunks = attack_chunks(model, images, image_ids, noise_setting, model_input=model_input, progress=progress)
             noisy = np.concatenate([adversarial for adversarial, _, _ in chunks])
         else:
             function = _noise_function(noise, noise_plugins)
-            noisy = np.concatenate(
-                list(
-                    pipeline.noisy_chunks(
-                        images,
-                        image_ids,
-                        noise,
-                        severities,
-                        noise_params,
-                        seed,
-                        dataset,
-                        function=function,
-                        progress=progress,
-                    )
-                )
-            )
-        noisy_pred, noisy_maps = run.condition(pipeline.ConditionImages(noisy, severities))
+            chunked = noisy_chunks(images, image_ids, noise_setting, function=function, progress=progress)
+            noisy = np.concatenate(list(chunked))
+        noisy_pred, noisy_maps = run.condition(ConditionImages(noisy, severities))
         for cam in cams:
-            frames: list[pd.DataFrame] = []
-            for rows in image_chunks(n, pipeline.CHUNK_SIZE):
-                pairs = pipeline.ScoredPairs(
-                    ids=image_ids[rows],
-                    labels=labels_array[rows],
-                    segments=segments[rows],
-                    y_clean=clean_pred[rows, 0],
-                    y_noisy=noisy_pred[rows],
-                    clean_maps=pipeline.upsampled_maps(clean_maps[cam][rows], (h, w))[:, 0],
-                    noisy_maps=pipeline.upsampled_maps(noisy_maps[cam][rows], (h, w)),
-                )
-                keys = {"dataset": dataset, "model": model_name, "noise": noise, "cam": cam}
-                frames.extend(pairs.score_frames(keys, severities, rbo_p, topk))
-            tables[noise, cam] = pipeline.collected_order(pd.concat(frames, ignore_index=True))
+            tables[noise, cam] = score_table(
+                {"dataset": dataset, "model": model_name, "noise": noise, "cam": cam},
+                severities,
+                ids=image_ids,
+                labels=labels_array,
+                segments=segments,
+                y_clean=clean_pred[:, 0],
+                y_noisy=noisy_pred,
+                clean_raw=clean_maps[cam],
+                noisy_raw=noisy_maps[cam],
+                rbo_p=rbo_p,
+                topk=topk,
+            )
     scores = pd.concat([tables[key] for key in sorted(tables)], ignore_index=True)
-    summary = pipeline.robustness_summary(scores, registry.ATTACKS, n_bootstrap, ci, seed)
+    summary = robustness_summary(scores, attacks=registry.ATTACKS, n_boot=n_bootstrap, ci=ci, seed=seed)
     return Evaluation(
         scores=scores,
         summary=summary,
@@ -252,41 +229,33 @@ class _Run:
     model: nn.Module
     layer: TargetLayer
     reshape: Reshape | None
-    mean: Sequence[float]
-    std: Sequence[float]
+    model_input: ModelInput
     labels: np.ndarray
     target: str
     cam_plugins: dict[str, plugins.CamPlugin | None]
-    batch_size: int
     channel_batch_size: int
-    device: torch.device
     progress: bool
 
-    def condition(self, images: pipeline.ConditionImages) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def condition(self, images: ConditionImages) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Predictions (n, S) and raw maps (n, S, h, w) per CAM of one condition's images."""
         from camrobust.cams import GRADIENT_METHODS
 
-        batches = pipeline.prediction_batches(
+        batches = prediction_batches(
             self.model,
-            self.mean,
-            self.std,
             images,
             self.labels,
-            self.target,
-            self.batch_size,
-            self.device,
-            self.progress,
+            model_input=self.model_input,
+            target_mode=self.target,
+            progress=self.progress,
         )
         predictions = list(batches)
-        on_images = pipeline.ModelOnImages(
-            self.model,
-            self.layer,
-            self.reshape,
-            self.mean,
-            self.std,
-            images,
-            np.concatenate([batch.target for batch in predictions]),
-            self.device,
+        on_images = ModelOnImages(
+            model=self.model,
+            target=self.layer,
+            reshape=self.reshape,
+            model_input=self.model_input,
+            images=images,
+            targets=np.concatenate([batch.target for batch in predictions]),
         )
         by_features = [
             cam
@@ -295,14 +264,15 @@ class _Run:
         ]
         maps: dict[str, list[np.ndarray]] = {cam: [] for cam in self.cam_plugins}
         if by_features:
-            for activations, gradients in on_images.feature_batches(self.batch_size, self.progress):
+            for activations, gradients in on_images.feature_batches(self.progress):
                 for cam in by_features:
-                    maps[cam].append(pipeline.feature_maps(cam, activations, gradients, self.cam_plugins[cam]))
+                    maps[cam].append(feature_maps(cam, activations, gradients, self.cam_plugins[cam]))
         for cam, plugin in self.cam_plugins.items():
             if cam not in by_features:
-                maps[cam] = list(
-                    on_images.model_map_batches(cam, self.batch_size, self.channel_batch_size, plugin, self.progress)
+                batches_of_maps = on_images.model_map_batches(
+                    cam, channel_batch_size=self.channel_batch_size, plugin=plugin, progress=self.progress
                 )
+                maps[cam] = list(batches_of_maps)
         pred = np.concatenate([batch.pred for batch in predictions])
         return pred, {cam: np.concatenate(parts) for cam, parts in maps.items()}
 

@@ -1,6 +1,6 @@
 """Superpixel segmentation of clean images into the regions whose CAM importance is ranked.
 
-Each clean image is segmented once (SPEC section 3, step 1); the same labels are used for the
+Each clean image is segmented once, as the first step of scoring; the same labels are used for the
 clean and the noisy CAM. Labels are int32 ``(N, H, W)``, contiguous ``0..m-1`` per image.
 
 Default parameters depend on the image size so that an image has roughly 20-60 regions.

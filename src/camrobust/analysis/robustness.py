@@ -20,29 +20,23 @@ does not depend on the other groups or their order.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from camrobust import vocabulary
 from camrobust.seeding import image_generator
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("image_id", "changed", "rbo")
+REQUIRED_COLUMNS: tuple[str, ...] = ("image_id", "changed", vocabulary.RBO.name)
+ESTIMATES: tuple[str, ...] = tuple(score.name for score in vocabulary.ROBUSTNESS)
+"""consistency, responsiveness, rm: the estimates of :func:`robustness_table`."""
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "n",
     "n_nan",
     "n_same",
     "n_changed",
-    "consistency",
-    "consistency_lo",
-    "consistency_hi",
-    "responsiveness",
-    "responsiveness_lo",
-    "responsiveness_hi",
-    "rm",
-    "rm_lo",
-    "rm_hi",
+    *(column for name in ESTIMATES for column in (name, f"{name}_lo", f"{name}_hi")),
     "reason",
 )
 #: Drawn values per block of bootstrap replicates summed at once (8 MB of float64).
@@ -54,6 +48,7 @@ NO_CHANGING = "no class-changing pairs"
 def robustness_table(
     scores: pd.DataFrame,
     by: Sequence[str],
+    *,
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
@@ -89,7 +84,7 @@ def _check_inputs(scores: pd.DataFrame, by: list[str], n_boot: int, ci: float) -
 
 def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: float) -> dict:
     """C, R, RM, counts, reason and bootstrap CIs of one group's rows."""
-    similarity = group["rbo"].to_numpy(dtype=np.float64)
+    similarity = group[vocabulary.RBO.name].to_numpy(dtype=np.float64)
     scored = ~np.isnan(similarity)
     changed = group["changed"].to_numpy(dtype=bool)[scored]
     similarity = similarity[scored]
@@ -106,7 +101,7 @@ def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: floa
         "reason": "; ".join(reasons),
     }
     bounds = _bootstrap(per_image, n_boot, image_generator("robustness_bootstrap", seed, *key), ci)
-    for name, value, (low, high) in zip(("consistency", "responsiveness", "rm"), estimate, bounds, strict=True):
+    for name, value, (low, high) in zip(ESTIMATES, estimate, bounds, strict=True):
         summary.update({name: float(value), f"{name}_lo": low, f"{name}_hi": high})
     return summary
 
@@ -171,19 +166,30 @@ def _key_tuple(key: object) -> tuple:
     return key if isinstance(key, tuple) else (key,)
 
 
-SIMILARITY_MEASURES: tuple[str, ...] = ("spearman", "iou_top20", "ssim", "l1")
+def similarity_columns(columns: Sequence[str]) -> list[str]:
+    """The similarities :func:`similarity_summary` averages, as named among a score table's
+    ``columns``: spearman, the top-k IoU (``iou_top20`` for the top 20 %), ssim and l1."""
+    return [
+        vocabulary.SPEARMAN.name,
+        vocabulary.find_iou_column(columns),
+        vocabulary.SSIM.name,
+        vocabulary.L1.name,
+    ]
 
 
 def similarity_summary(scores: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Complementary measures per group of ``by``, reported beside RBO (they do not enter RM).
 
-    Per group: ``n`` rows, the mean (NaN ignored) of spearman, iou_top20, ssim, l1 and
+    Per group: ``n`` rows, the mean (NaN ignored) of spearman, the top-k IoU, ssim, l1 and
     sensitivity (``sensitivity_mean``, Avg-Sensitivity), and ``sensitivity_max`` = mean over
     images of each image's largest sensitivity in the group (Max-Sensitivity; over severities
-    for a pooled group). Images are told apart as in :func:`robustness_table`.
+    for a pooled group). Images are told apart as in :func:`robustness_table`. The IoU column
+    is the one the table has (:func:`camrobust.vocabulary.find_iou_column`).
     """
     by = list(by)
-    needed = ("image_id", *SIMILARITY_MEASURES, "sensitivity", *by)
+    sensitivity = vocabulary.SENSITIVITY.name
+    measures = similarity_columns([str(column) for column in scores.columns])
+    needed = ("image_id", *measures, sensitivity, *by)
     missing = [column for column in needed if column not in scores.columns]
     if missing:
         raise ValueError(
@@ -192,34 +198,10 @@ def similarity_summary(scores: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     keyed = scores.assign(_image=_image_keys(scores), _all=0)
     group_columns = by or ["_all"]
     grouped = keyed.groupby(group_columns, sort=True, dropna=False)
-    summary = grouped[list(SIMILARITY_MEASURES)].mean()
+    summary = grouped[measures].mean()
     summary.insert(0, "n", grouped.size())
-    summary["sensitivity_mean"] = grouped["sensitivity"].mean()
-    per_image_max = keyed.groupby([*group_columns, "_image"], sort=True, dropna=False)["sensitivity"].max()
-    summary["sensitivity_max"] = per_image_max.groupby(level=list(range(len(group_columns))), dropna=False).mean()
+    summary[f"{sensitivity}_mean"] = grouped[sensitivity].mean()
+    per_image_max = keyed.groupby([*group_columns, "_image"], sort=True, dropna=False)[sensitivity].max()
+    summary[f"{sensitivity}_max"] = per_image_max.groupby(level=list(range(len(group_columns))), dropna=False).mean()
     summary = summary.reset_index()
     return summary.drop(columns="_all") if not by else summary
-
-
-def read_score_groups(
-    path: str | os.PathLike[str], keys: Sequence[str], columns: Sequence[str]
-) -> Iterator[tuple[tuple, pd.DataFrame]]:
-    """(key, rows) of every group of ``keys`` in a score file, in sorted key order, one group in
-    memory at a time: ``keys`` and ``columns`` of the row groups that hold the key, and only its rows.
-
-    The collected score file has one row group per (dataset, model, noise, cam), so a group of
-    those keys, or of fewer, reads its own row groups only.
-    """
-    import pyarrow.parquet as pq
-
-    keys = list(keys)
-    file = pq.ParquetFile(path)
-    row_groups: dict[tuple, list[int]] = {}
-    for index in range(file.num_row_groups):
-        present = file.read_row_group(index, columns=keys).to_pandas().drop_duplicates()
-        for key in present.itertuples(index=False, name=None):
-            row_groups.setdefault(key, []).append(index)
-    for key in sorted(row_groups):
-        rows = file.read_row_groups(row_groups[key], columns=list(dict.fromkeys([*keys, *columns]))).to_pandas()
-        selected = np.logical_and.reduce([rows[k].to_numpy() == v for k, v in zip(keys, key, strict=True)])
-        yield key, rows[selected].reset_index(drop=True)

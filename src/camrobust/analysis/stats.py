@@ -1,4 +1,5 @@
-"""Statistical tests on the score table (SPEC section 4): pingouin, scikit-posthocs (Nemenyi).
+"""Statistical tests on the score table: do CAM methods, datasets and noise types differ, and does
+RBO fall with severity? pingouin for the tests, scikit-posthocs for Nemenyi.
 
 Every test family takes the score table in memory or the path of the collected score file
 (``results/summary/scores.parquet``), which it reads one group of the family at a time. It returns
@@ -42,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from camrobust import vocabulary
+
 # pingouin and scikit_posthocs are imported in the functions that use them: both load seaborn and
 # pyplot (seconds per job), which the diagram job needs only for one of them.
 
@@ -64,19 +67,14 @@ STATS_COLUMNS: tuple[str, ...] = (
     "effect_size_name",
     "note",
 )
-SCORE_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "model",
-    "noise",
-    "cam",
-    "severity",
-    "image_id",
-    "changed",
-    "rbo",
-)
-SETS: tuple[str, ...] = ("preserving", "changing")
-SET_MEASURES: dict[str, str] = {"preserving": "consistency (r)", "changing": "responsiveness (1 - r)"}
-"""What each set's value measures, as the critical-difference diagrams name it."""
+INPUT_COLUMNS: tuple[str, ...] = (*vocabulary.SCORE_KEYS, *vocabulary.PAIR_KEYS, "changed", vocabulary.RBO.name)
+"""The score-table columns the tests read."""
+SETS: tuple[str, ...] = tuple(vocabulary.SETS)
+SET_MEASURES: dict[str, str] = {
+    name: f"{vocabulary.SET_SCORES[name].name} ({vocabulary.SET_VALUES[name]})" for name in SETS
+}
+"""What each set's value measures, as the critical-difference diagrams name it: "consistency (r)"
+and "responsiveness (1 - r)"."""
 SUBJECT = ("image_id", "severity")
 #: A score table in memory, or the path of a collected score file (``results/summary/scores.parquet``).
 Scores: TypeAlias = "pd.DataFrame | str | os.PathLike[str]"
@@ -85,7 +83,7 @@ Scores: TypeAlias = "pd.DataFrame | str | os.PathLike[str]"
 # --- public tests ----------------------------------------------------------------------------
 
 
-def cam_method_tests(scores: Scores) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cam_methods(scores: Scores) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CAM methods differ? Per (dataset, model, noise) and set: Friedman over CAMs + Wilcoxon.
 
     Blocks are (image, severity) pairs whose set membership agrees for every CAM (it does not
@@ -108,7 +106,7 @@ def nemenyi_ranks(
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Average rank per CAM (1 = best = highest value) and Nemenyi p-values, for a CD diagram.
 
-    Blocks as in :func:`cam_method_tests`; the value is r ("preserving") or 1 - r
+    Blocks as in :func:`cam_methods`; the value is r ("preserving") or 1 - r
     ("changing"), so a higher value is better in both. Where fewer than 2 CAMs or 2 blocks
     remain, the ranks and p-values are NaN.
     """
@@ -128,7 +126,7 @@ def nemenyi_ranks(
     return pd.Series(ranks, index=cams, name="average_rank"), sp.posthoc_nemenyi_friedman(blocks)
 
 
-def dataset_tests(scores: Scores) -> pd.DataFrame:
+def datasets(scores: Scores) -> pd.DataFrame:
     """Datasets differ? Per (model, cam): Kruskal-Wallis across datasets on per-image consistency.
 
     Per-image consistency = mean r over the image's class-preserving rows (all noises and
@@ -143,7 +141,7 @@ def dataset_tests(scores: Scores) -> pd.DataFrame:
     return _frame(rows, holm_over="all")
 
 
-def noise_type_tests(scores: Scores) -> pd.DataFrame:
+def noise_types(scores: Scores) -> pd.DataFrame:
     """Noise types differ? Per (dataset, model, cam) and set: Friedman across noise types.
 
     Blocks are (image, severity) pairs scored under every noise type (matched severity); set
@@ -172,12 +170,12 @@ def severity_trend(scores: Scores) -> pd.DataFrame:
 def all_tests(scores: Scores, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """Every test family, marked at ``alpha`` (:func:`mark_significant`), under the names of the
     workflow's tables (``results/statistics/<name>.csv``)."""
-    omnibus, pairwise = cam_method_tests(scores)
+    omnibus, pairwise = cam_methods(scores)
     tables = {
         "cam_methods": omnibus,
         "cam_pairwise": pairwise,
-        "datasets": dataset_tests(scores),
-        "noise_types": noise_type_tests(scores),
+        "datasets": datasets(scores),
+        "noise_types": noise_types(scores),
         "severity_trend": severity_trend(scores),
     }
     return {name: mark_significant(table, alpha) for name, table in tables.items()}
@@ -306,13 +304,13 @@ def _wilcoxon_rows(keys: dict, set_name: str, blocks: pd.DataFrame) -> list[dict
     return rows
 
 
-def _kruskal_row(keys: dict, per_image: pd.DataFrame, datasets: list[str]) -> dict:
+def _kruskal_row(keys: dict, per_image: pd.DataFrame, compared: list[str]) -> dict:
     import pingouin as pg
 
     present = sorted(per_image["dataset"].unique())
     n, k = len(per_image), len(present)
     row = _row("dataset", "kruskal", keys, "preserving", n=n, k=k, effect_size_name="epsilon_squared")
-    missing = sorted(set(datasets) - set(present))
+    missing = sorted(set(compared) - set(present))
     left_out = f"dataset(s) without class-preserving images left out: {', '.join(map(str, missing))}" if missing else ""
     if k < 2:
         return {**row, "note": _join(f"fewer than 2 datasets with class-preserving images (k={k})", left_out)}
@@ -392,25 +390,23 @@ def _join(*notes: str) -> str:
 
 def _groups(scores: Scores, keys: list[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
     """(key, rows) of every group of ``keys``, in sorted key order. A frame is grouped in memory; a
-    collected score file is read one group at a time (its :data:`SCORE_COLUMNS`, and only the row
+    collected score file is read one group at a time (its :data:`INPUT_COLUMNS`, and only the row
     groups of that group), so memory holds one group, not the whole table."""
     if isinstance(scores, pd.DataFrame):
         _check_scores(scores)
         for key, group in scores.groupby(keys, sort=True):
             yield (key if isinstance(key, tuple) else (key,)), group
         return
-    import pyarrow.parquet as pq
+    from camrobust.io.tables import column_names, read_score_groups
 
-    from camrobust.robustness import read_score_groups
-
-    _check_scores(pd.DataFrame(columns=pq.ParquetFile(scores).schema_arrow.names))
-    yield from read_score_groups(scores, keys, SCORE_COLUMNS)
+    _check_scores(pd.DataFrame(columns=column_names(scores)))
+    yield from read_score_groups(scores, keys, INPUT_COLUMNS)
 
 
 def _check_scores(scores: pd.DataFrame) -> None:
-    missing = [column for column in SCORE_COLUMNS if column not in scores.columns]
+    missing = [column for column in INPUT_COLUMNS if column not in scores.columns]
     if missing:
-        raise ValueError(f"scores lack column(s) {', '.join(missing)}; required: {', '.join(SCORE_COLUMNS)}")
+        raise ValueError(f"scores lack column(s) {', '.join(missing)}; required: {', '.join(INPUT_COLUMNS)}")
 
 
 def _check_set(set_name: str) -> None:

@@ -1,8 +1,8 @@
-"""Similarity of a clean and a noisy CAM: region-ranking RBO and complementary measures.
+"""Rank-biased overlap (RBO) of two rankings of regions, with ties.
 
-Robustness score (SPEC section 3): the clean image's regions are ranked by mean CAM value
-(highest first) for the clean CAM (pi) and the noisy CAM (pi'); the score is the extrapolated
-rank-biased overlap of Webber, Moffat & Zobel (2010), with persistence ``p``::
+The clean image's regions are ranked by mean CAM value (highest first) for the clean CAM (pi)
+and the noisy CAM (pi'); their similarity is the extrapolated rank-biased overlap of Webber,
+Moffat & Zobel (2010), with persistence ``p``::
 
     RBO_ext = (X_m / m) p^m + (1 - p) / p * sum_{d=1..m} (X_d / d) p^d,
     X_d     = |pi[:d] ∩ pi'[:d]|                          (overlap at depth d)
@@ -23,40 +23,16 @@ the index order of tied items; X_d <= d so RBO lies in [0, 1]. It is NOT the ave
 all ways of breaking the ties: that average uses the product ``w_a * w_b`` instead of the
 minimum (Corsi & Urbano 2024, "RBO^a") and gives RBO(x, x) < 1 when x has ties. Here a tie is
 read as equality: two CAMs that agree that regions are equally important agree fully.
-
-Complementary measures on the same pairs (e = clean CAM, e' = noisy CAM, maps in [0, 1]):
-Spearman correlation of region importances (average ranks for ties), IoU of the top-k pixels,
-SSIM (Wang et al. 2004, 7x7 uniform window, data_range 1, as skimage), L1 = mean |e - e'|,
-sensitivity = ||e - e'||_F / ||e||_F.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-from scipy.ndimage import uniform_filter
 
-if TYPE_CHECKING:
-    import torch
-
-SIMILARITY_KEYS: tuple[str, ...] = (
-    "rbo",
-    "spearman",
-    "iou_top20",
-    "ssim",
-    "l1",
-    "sensitivity",
-    "n_regions",
-    "note",
-)
-SSIM_WINDOW = 7
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
-_SSIM_CHUNK = 256
 _INDEX_BITS = 10  # low key bits holding the item index: at most 1024 items per row
 _MAX_ITEMS = 1 << _INDEX_BITS
 _INDEX_MASK = _MAX_ITEMS - 1
@@ -302,210 +278,3 @@ def _overlap_sums(
                 total += steep / g_steep + flat / g_flat
         totals[row] = total
     return totals
-
-
-def spearman_scores(importance_a: np.ndarray, importance_b: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Spearman rho per row over the valid items: Pearson correlation of average ranks.
-
-    Average rank = start + (size + 1) / 2 (ties as in :func:`rbo_scores`; equals
-    ``scipy.stats.spearmanr`` on the valid items). NaN where a row
-    has fewer than 2 valid items, a non-finite valid importance, or a constant importance.
-    """
-    importance_a = np.asarray(importance_a, dtype=np.float64)
-    importance_b = np.asarray(importance_b, dtype=np.float64)
-    valid = np.asarray(valid, bool)
-    broken = (valid & ~(np.isfinite(importance_a) & np.isfinite(importance_b))).any(axis=1)
-    usable = valid & ~broken[:, None]
-    n_items = usable.sum(axis=1)
-    mean_rank = (n_items + 1) / 2.0
-    centred = []
-    for importance in (importance_a, importance_b):
-        start, size = tie_groups(importance, usable)
-        centred.append(np.where(usable, start + (size + 1) / 2.0 - mean_rank[:, None], 0.0))
-    covariance = (centred[0] * centred[1]).sum(axis=1)
-    spread = np.sqrt((centred[0] ** 2).sum(axis=1) * (centred[1] ** 2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = covariance / spread
-    rho[(n_items < 2) | (spread == 0)] = np.nan
-    return rho
-
-
-# --- region importance -----------------------------------------------------------------------
-
-
-def region_importance(cams: np.ndarray | torch.Tensor, segments: np.ndarray | torch.Tensor, n_max: int) -> np.ndarray:
-    """Mean CAM value per region: ``(B, n_max)`` float64, NaN for labels absent from an image.
-
-    importance[b, j] = sum_{pixels q with segments[b, q] = j} cams[b, q] / |region j|.
-    """
-    sums, counts = _region_sums(_to_numpy(cams), _to_numpy(segments), n_max)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
-
-
-def _region_sums(cams: np.ndarray, segments: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray]:
-    if cams.shape != segments.shape or cams.ndim != 3:
-        raise ValueError(f"cams and segments must share one (B, H, W) shape, got {cams.shape} and {segments.shape}")
-    if segments.size and (segments.min() < 0 or segments.max() >= n_max):
-        raise ValueError(
-            f"segment labels must lie in 0..n_max-1 = 0..{n_max - 1}, got {segments.min()}..{segments.max()}"
-        )
-    n_images = len(cams)
-    offsets = (np.arange(n_images, dtype=np.int64) * n_max)[:, None, None]
-    labels = (segments.astype(np.int64) + offsets).ravel()
-    sums = np.bincount(labels, weights=cams.astype(np.float64).ravel(), minlength=n_images * n_max)
-    counts = np.bincount(labels, minlength=n_images * n_max)
-    return sums.reshape(n_images, n_max), counts.reshape(n_images, n_max)
-
-
-# --- pixel-level measures --------------------------------------------------------------------
-
-
-def topk_iou(cams_a: np.ndarray, cams_b: np.ndarray, topk: float = 0.2) -> np.ndarray:
-    """IoU of the top-k pixel sets of two maps per pair (B,).
-
-    With n pixels and k = ceil(topk * n), a map's set is every pixel whose value is >= its
-    k-th largest value: ties at the threshold are all included, so the set does not depend
-    on pixel order (a flat map selects all pixels). NaN where a map has a non-finite value.
-    """
-    if not 0 < topk <= 1:
-        raise ValueError(f"topk must lie in (0, 1], got {topk}")
-    flat_a = cams_a.reshape(len(cams_a), -1)
-    flat_b = cams_b.reshape(len(cams_b), -1)
-    n_pixels = flat_a.shape[1]
-    k = math.ceil(topk * n_pixels - 1e-9)
-    top_a = flat_a >= np.partition(flat_a, n_pixels - k, axis=1)[:, n_pixels - k, None]
-    top_b = flat_b >= np.partition(flat_b, n_pixels - k, axis=1)[:, n_pixels - k, None]
-    iou = (top_a & top_b).sum(axis=1) / (top_a | top_b).sum(axis=1)
-    iou[~(_finite_maps(cams_a) & _finite_maps(cams_b))] = np.nan
-    return iou
-
-
-def ssim_scores(cams_a: np.ndarray, cams_b: np.ndarray, data_range: float = 1.0) -> np.ndarray:
-    """Mean SSIM per pair (B,), as skimage ``structural_similarity`` with a 7x7 uniform window.
-
-    With window means mu, sample (co)variances sigma (factor N/(N-1), N = 49),
-    C1 = (0.01 R)^2, C2 = (0.03 R)^2::
-
-        SSIM = (2 mu_a mu_b + C1)(2 sigma_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(sigma_a^2 + sigma_b^2 + C2))
-
-    averaged over the pixels whose window lies inside the image. Computed in float64.
-    """
-    height, width = cams_a.shape[1:]
-    if min(height, width) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs maps of at least {SSIM_WINDOW} px, got {height}x{width}")
-    out = np.empty(len(cams_a), dtype=np.float64)
-    for begin in range(0, len(cams_a), _SSIM_CHUNK):
-        chunk = slice(begin, begin + _SSIM_CHUNK)
-        out[chunk] = _ssim_chunk(cams_a[chunk], cams_b[chunk], data_range)
-    return out
-
-
-def _ssim_chunk(cams_a: np.ndarray, cams_b: np.ndarray, data_range: float) -> np.ndarray:
-    a = cams_a.astype(np.float64)
-    b = cams_b.astype(np.float64)
-    size = (1, SSIM_WINDOW, SSIM_WINDOW)
-    mean_a, mean_b = uniform_filter(a, size), uniform_filter(b, size)
-    sample = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
-    var_a = sample * (uniform_filter(a * a, size) - mean_a * mean_a)
-    var_b = sample * (uniform_filter(b * b, size) - mean_b * mean_b)
-    cov = sample * (uniform_filter(a * b, size) - mean_a * mean_b)
-    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
-    pad = (SSIM_WINDOW - 1) // 2
-    return ssim_map[:, pad:-pad, pad:-pad].mean(axis=(1, 2))
-
-
-def l1_distance(cams_a: np.ndarray, cams_b: np.ndarray) -> np.ndarray:
-    """Normalised L1 distance per pair: mean over pixels of |e - e'| (maps in [0, 1])."""
-    return np.abs(cams_a.astype(np.float64) - cams_b).mean(axis=(1, 2))
-
-
-def relative_sensitivity(cams_clean: np.ndarray, cams_noisy: np.ndarray) -> np.ndarray:
-    """||e - e'||_F / ||e||_F per pair; NaN where the clean map is all zero."""
-    clean = cams_clean.astype(np.float64)
-    difference = np.sqrt(((clean - cams_noisy) ** 2).sum(axis=(1, 2)))
-    norm = np.sqrt((clean**2).sum(axis=(1, 2)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norm > 0, difference / norm, np.nan)
-
-
-def _finite_maps(cams: np.ndarray) -> np.ndarray:
-    return np.isfinite(cams).all(axis=(1, 2))
-
-
-# --- all measures for one batch of (clean, noisy) pairs --------------------------------------
-
-
-def pair_similarities(
-    clean_cams: np.ndarray | torch.Tensor,
-    noisy_cams: np.ndarray | torch.Tensor,
-    segments: np.ndarray | torch.Tensor,
-    p: float = 0.9,
-    topk: float = 0.2,
-) -> dict[str, np.ndarray]:
-    """Every similarity of (clean, noisy) CAM pairs (B, H, W) on the clean image's segments.
-
-    Returns arrays (B,) under :data:`SIMILARITY_KEYS`: rbo, spearman, iou_top20 (top ``topk``
-    pixels), ssim, l1, sensitivity (float64), n_regions (int64) and note (str: "" or the
-    reasons, joined by "; ", why a score is NaN). A CAM with a non-finite pixel makes every
-    score of its pair NaN ("clean CAM is NaN" / "noisy CAM is NaN"); one region makes rbo and
-    spearman NaN ("single region"); flat maps are scored through ties.
-    """
-    clean = _to_numpy(clean_cams).astype(np.float64)
-    noisy = _to_numpy(noisy_cams).astype(np.float64)
-    labels = _to_numpy(segments)
-    if clean.shape != noisy.shape or clean.shape != labels.shape or clean.ndim != 3:
-        raise ValueError(
-            "clean_cams, noisy_cams and segments must share one (B, H, W) shape, got "
-            f"{clean.shape}, {noisy.shape} and {labels.shape}"
-        )
-    n_max = int(labels.max()) + 1 if labels.size else 1
-    sums_clean, counts = _region_sums(clean, labels, n_max)
-    sums_noisy, _ = _region_sums(noisy, labels, n_max)
-    valid = counts > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        importance_clean = sums_clean / counts
-        importance_noisy = sums_noisy / counts
-    n_regions = valid.sum(axis=1).astype(np.int64)
-    clean_ok, noisy_ok = _finite_maps(clean), _finite_maps(noisy)
-    ranked = (n_regions >= 2) & clean_ok & noisy_ok
-    rbo_values = np.where(ranked, rbo_scores(importance_clean, importance_noisy, valid, p), np.nan)
-    spearman = spearman_scores(importance_clean, importance_noisy, valid & ranked[:, None])
-    pixels_ok = clean_ok & noisy_ok
-    result: dict[str, np.ndarray] = {
-        "rbo": rbo_values,
-        "spearman": spearman,
-        "iou_top20": topk_iou(clean, noisy, topk),
-        "ssim": np.where(pixels_ok, ssim_scores(clean, noisy), np.nan),
-        "l1": np.where(pixels_ok, l1_distance(clean, noisy), np.nan),
-        "sensitivity": np.where(pixels_ok, relative_sensitivity(clean, noisy), np.nan),
-        "n_regions": n_regions,
-    }
-    result["note"] = _pair_notes(clean_ok, noisy_ok, n_regions, result)
-    return result
-
-
-def _pair_notes(
-    clean_ok: np.ndarray, noisy_ok: np.ndarray, n_regions: np.ndarray, scores: dict[str, np.ndarray]
-) -> np.ndarray:
-    """Reason per pair for each NaN score, "" when every score is defined."""
-    pixels_ok = clean_ok & noisy_ok
-    ranked = pixels_ok & (n_regions >= 2)
-    reasons = [
-        (~clean_ok, "clean CAM is NaN"),
-        (~noisy_ok, "noisy CAM is NaN"),
-        (pixels_ok & (n_regions < 2), "single region"),
-        (ranked & np.isnan(scores["spearman"]), "spearman undefined: constant region importance"),
-        (pixels_ok & np.isnan(scores["sensitivity"]), "sensitivity undefined: clean CAM is zero"),
-    ]
-    notes = np.full(len(n_regions), "", dtype=object)
-    for mask, reason in reasons:
-        notes[mask] = [f"{note}; {reason}" if note else reason for note in notes[mask]]
-    return notes.astype(str)
-
-
-def _to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
-    if hasattr(array, "detach"):  # a torch tensor, on any device (torch itself is not imported here)
-        return array.detach().cpu().numpy()
-    return np.asarray(array)

@@ -231,9 +231,3 @@ def open_store(path: str | os.PathLike[str]) -> zarr.Group:
 def read_array(path: str | os.PathLike[str], name: str) -> np.ndarray:
     """Read one whole array of a store (for arrays small at any N: severities, attributes)."""
     return np.asarray(open_store(path)[name][...])
-
-
-def image_chunks(n: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of ``range(n)`` of at most ``size`` images."""
-    for start in range(0, n, max(1, size)):
-        yield slice(start, min(start + size, n))

@@ -1,0 +1,57 @@
+"""CAM maps: raw maps of the gradient family from features, plugin CAMs, maps at image resolution.
+
+A raw map lives on the target layer's grid (h, w), after the ReLU; the scores compare maps at
+image resolution in [0, 1], made from the raw maps by :func:`camrobust.cams.postprocess`
+(:func:`upsampled_maps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from camrobust import plugins
+from camrobust.core.conditions import flat, per_image
+
+
+def cam_plugin(method: str, plugin: Mapping[str, Any], uses: str) -> plugins.CamPlugin:
+    """The callable of a ``cam_plugins`` entry, checked to be called with ``uses``."""
+    if plugin.get("uses") != uses:
+        raise ValueError(f"cam_plugins.{method}: this stage runs 'uses: {uses}' plugins, got {plugin.get('uses')!r}")
+    return plugins.CamPlugin(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), uses)
+
+
+def feature_maps(
+    method: str, activations: np.ndarray, gradients: np.ndarray, plugin: plugins.CamPlugin | None = None
+) -> np.ndarray:
+    """Raw maps (n, S, h, w) float32 after the ReLU of a gradient-family method, or of a
+    ``uses: features`` ``plugin``, from activations and gradients (n, S, C, h, w).
+
+    Computed on one torch thread, whatever the caller's setting: LAPACK's SVD (EigenCAM,
+    EigenGradCAM) rounds differently on more threads, and a map must not depend on the thread
+    count of the job (or notebook) that computes it."""
+    import torch
+
+    from camrobust import cams
+
+    a = torch.from_numpy(flat(activations)).float()
+    g = torch.from_numpy(flat(gradients)).float()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        raw = cams.GRADIENT_METHODS[method](a, g) if plugin is None else plugins.features_cam(plugin, a, g)
+    finally:
+        torch.set_num_threads(threads)
+    return per_image(raw.clamp_min(0).numpy(), activations.shape[1])
+
+
+def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
+    """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32, through
+    :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""
+    import torch
+
+    from camrobust import cams
+
+    return cams.postprocess(torch.from_numpy(raw), image_size).numpy()
