@@ -228,7 +228,7 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
     def on_images(subset: np.ndarray, targets: np.ndarray, batch_size: int) -> ModelOnImages:
         return ModelOnImages(
             model=model,
-            target=models.resolve_target(model, target_layer),
+            target=cams.resolve_target(model, target_layer),
             reshape=cams.token_reshape(model, subset.shape[1]),
             model_input=ModelInput(pre.mean, pre.std, device, batch_size),
             images=ConditionImages(subset),

@@ -80,7 +80,7 @@ class Evaluation:
         ranks, pvalues = stats.nemenyi_ranks(
             self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name
         )
-        title = f"{self.dataset} / {self.model}: {noise}, {stats.SET_MEASURES[set_name]}"
+        title = plots.critical_difference_title(self.dataset, self.model, noise, set_name)
         return plots.critical_difference_figure(ranks, pvalues, title, alpha=alpha)
 
     def change_rates(self) -> Figure:
@@ -140,9 +140,9 @@ def evaluate(
     stages, incremental reruns or a cluster, use the Snakemake workflow (README). The model is
     moved to ``device`` and put in eval mode.
     """
-    from camrobust import config, models
+    from camrobust import config
     from camrobust import segmentation as segmenting
-    from camrobust.cams import TargetLayer, token_reshape
+    from camrobust.cams import resolve_target, token_reshape
     from camrobust.devices import resolve_device
 
     n, h, w = _check_images(images)
@@ -163,10 +163,7 @@ def evaluate(
     mean, std = _normalisation(preprocessing)
     model_input = ModelInput(mean, std, resolve_device(device), batch_size)
     model = model.to(model_input.device).eval()
-    if isinstance(target_layer, str):
-        layer = models.resolve_target(model, target_layer)
-    else:
-        layer = target_layer if isinstance(target_layer, TargetLayer) else TargetLayer(target_layer)
+    layer = resolve_target(model, target_layer)
     run = _Run(
         model=model,
         layer=layer,

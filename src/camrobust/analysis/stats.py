@@ -70,11 +70,6 @@ STATS_COLUMNS: tuple[str, ...] = (
 INPUT_COLUMNS: tuple[str, ...] = (*vocabulary.SCORE_KEYS, *vocabulary.PAIR_KEYS, "changed", vocabulary.RBO.name)
 """The score-table columns the tests read."""
 SETS: tuple[str, ...] = tuple(vocabulary.SETS)
-SET_MEASURES: dict[str, str] = {
-    name: f"{vocabulary.SET_SCORES[name].name} ({vocabulary.SET_VALUES[name]})" for name in SETS
-}
-"""What each set's value measures, as the critical-difference diagrams name it: "consistency (r)"
-and "responsiveness (1 - r)"."""
 SUBJECT = ("image_id", "severity")
 #: A score table in memory, or the path of a collected score file (``results/summary/scores.parquet``).
 Scores: TypeAlias = "pd.DataFrame | str | os.PathLike[str]"

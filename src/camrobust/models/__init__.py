@@ -2,13 +2,11 @@
 architectures with optional pretrained weights, user checkpoints and Python factories, how each
 is fed (preprocessing), trained, described (model card) and loaded.
 
-A model's CAM target layer is looked up by :func:`camrobust.cams.resolve_target`, re-exported
-here with :func:`resolve_layer` for the callers that find it beside the models.
+A model's CAM target layer is looked up by :func:`camrobust.cams.resolve_target`.
 """
 
 from __future__ import annotations
 
-from camrobust.cams.target import resolve_layer, resolve_target
 from camrobust.models.card import ModelCard, card_page
 from camrobust.models.checkpoints import (
     CheckpointError,
@@ -63,8 +61,6 @@ __all__ = [
     "load_model",
     "load_state",
     "read_state_dict",
-    "resolve_layer",
-    "resolve_target",
     "resolve_weights",
     "to_model_input",
     "train_model",

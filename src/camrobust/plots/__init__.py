@@ -22,7 +22,11 @@ noise_examples          noise_examples
 
 from camrobust.plots.cam_overlays import cam_overlays
 from camrobust.plots.change_rates import change_rates, change_rates_figure
-from camrobust.plots.critical_difference import critical_difference, critical_difference_figure
+from camrobust.plots.critical_difference import (
+    critical_difference,
+    critical_difference_figure,
+    critical_difference_title,
+)
 from camrobust.plots.noise_examples import noise_examples
 from camrobust.plots.ranking_agreement import ranking_agreement
 from camrobust.plots.region_counts import region_counts
@@ -53,6 +57,7 @@ __all__ = [
     "change_rates_figure",
     "critical_difference",
     "critical_difference_figure",
+    "critical_difference_title",
     "noise_examples",
     "ranking_agreement",
     "region_counts",

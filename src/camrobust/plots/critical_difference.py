@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from camrobust.plots.style import cam_colors, cam_label, message_figure, new_figure, save
+from camrobust import vocabulary
+from camrobust.plots.style import cam_colors, cam_label, message_figure, new_figure, noise_label, save
+
+
+def critical_difference_title(dataset: str, model: str, noise: str, set_name: str) -> str:
+    """The diagram's title: dataset / model, the noise, and what the set's value measures."""
+    score, pairs = vocabulary.SET_SCORES[set_name].label, vocabulary.SETS[set_name]
+    return f"{dataset} / {model}: {noise_label(noise)}, {score} ({pairs})"
 
 
 def critical_difference(

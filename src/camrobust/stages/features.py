@@ -71,13 +71,13 @@ def model_on_images(
 ) -> ModelOnImages:
     """The model of a card and weights file on the images of a store and the CAM targets of its
     predictions store."""
-    from camrobust import cams, models
+    from camrobust import cams
 
     model, card = load_model(card_path, weights_path, device)
     images = open_condition(images_store)
     return ModelOnImages(
         model=model,
-        target=models.resolve_target(model, card.target_layer),
+        target=cams.resolve_target(model, card.target_layer),
         reshape=cams.token_reshape(model, images.image_size),
         model_input=ModelInput.of_card(card, device=device, batch_size=batch_size),
         images=images,

@@ -45,7 +45,7 @@ def prepare_model(
     """
     import torch
 
-    from camrobust import models
+    from camrobust import cams, models
 
     evaluation = open_store(eval_store)
     class_names = list(evaluation.attrs["class_names"])
@@ -97,7 +97,7 @@ def prepare_model(
         model = models.build_python_model(spec["factory"], weights)
     else:
         model = models.load_checkpoint(spec["path"], arch, num_classes)
-    models.resolve_target(model, card.target_layer)
+    cams.resolve_target(model, card.target_layer)  # a bad target layer fails here, before any other job
     card.accuracy["eval"] = _stored_accuracy(model, card, evaluation)
     warning = models.below_chance_warning(card.accuracy["eval"], class_names)
     if warning is not None:

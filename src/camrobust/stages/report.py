@@ -40,17 +40,15 @@ def plot_critical_difference(
     set of pairs in ``out`` (preserving, changing -> path), Nemenyi at ``alpha``."""
     from camrobust import plots, vocabulary
     from camrobust.analysis import stats
-    from camrobust.plots.style import noise_label
 
     table = pd.read_parquet(
         scores,
         columns=list(stats.INPUT_COLUMNS),
         filters=[("dataset", "==", dataset), ("model", "==", model), ("noise", "==", noise)],
     )
-    for set_name, pairs in vocabulary.SETS.items():
+    for set_name in vocabulary.SETS:
         ranks, pvalues = stats.nemenyi_ranks(table, dataset=dataset, model=model, noise=noise, set_name=set_name)
-        score = vocabulary.SET_SCORES[set_name].label
-        title = f"{dataset} / {model}: {noise_label(noise)}, {score} ({pairs})"
+        title = plots.critical_difference_title(dataset, model, noise, set_name)
         plots.critical_difference(ranks, pvalues, Path(out[set_name]), title, alpha=alpha)
 
 
