@@ -6,7 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 STAMP := $(VENV)/.installed
-DOCS_STAMP := $(VENV)/.installed-docs
 
 .PHONY: demo test test-fast lint docs bench clean install
 
@@ -14,15 +13,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -e ".[workflow,test]"
+	$(BIN)/pip install -e ".[workflow,test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
-
-# The docs extra (mkdocs-material, mkdocstrings) on top of the workflow and test extras, resolved together.
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/pip install -e ".[workflow,test,docs]"
-	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/snakemake --workflow-profile profiles/local --cores $(CORES)
@@ -43,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The documentation site, site/index.html: every page, link and API reference must build (--strict).
-docs: $(DOCS_STAMP)
+docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)

@@ -359,7 +359,3 @@ def test_workflow_scripts_call_existing_plots_functions() -> None:
             calls += 1
     assert calls >= 8
 
-
-def test_no_docstring_cites_spec() -> None:
-    sources = [*(REPO / "src" / "camrobust" / "plots").glob("*.py"), *CAPTIONS.glob("*.rst")]
-    assert [path.name for path in sources if re.search(r"\bSPEC\b", path.read_text())] == []
