@@ -358,4 +358,3 @@ def test_workflow_scripts_call_existing_plots_functions() -> None:
             assert hasattr(plots, attribute), f"{script.name} calls plots.{attribute}"
             calls += 1
     assert calls >= 8
-
