@@ -4,6 +4,9 @@ Every param taken from the config goes through ``camrobust.canonical`` or is a s
 typed: equal settings give equal params, which Snakemake compares to rerun a job.
 """
 
+from pathlib import Path
+
+from camrobust.analysis.settings import settings as sensitivity_settings
 from camrobust.canonical import canonical, model_settings, staging_settings
 from camrobust.config import (
     model_datasets,
@@ -58,6 +61,13 @@ GPU = 0 if DEVICE == "cpu" else 1
 # on the CPU one each, so that jobs (most of whose time is single-threaded start-up) run side by
 # side. The demo CNNs compute identical numbers on 1 and 2 threads.
 MODEL_THREADS = 1 if DEVICE == "cpu" else 2
+# Bootstrap settings of every interval (summary, tests, verdicts, agreement, sensitivity).
+N_BOOT = config["metric"]["n_bootstrap"]
+CI = config["metric"]["ci"]
+MIN_N = config["metric"]["min_n"]
+ALPHA = config["statistics"]["alpha"]
+# Vector formats written beside every figure's PNG (report.formats), in one order.
+FORMATS = sorted(f for f in config["report"]["formats"] if f != "png")
 
 
 def experiments():
@@ -159,6 +169,103 @@ STATISTICS = [
 ]
 
 
+def also(path):
+    """The vector-format copies of a figure ``path`` (wildcards kept): one per FORMATS."""
+    stem = path.rsplit(".", 1)[0].replace("{", "{{").replace("}", "}}")
+    return expand(f"{stem}.{{ext}}", ext=FORMATS)
+
+
+def dataset_sensitivity(dataset):
+    """The metric.sensitivity settings of ``dataset`` (those other than its main ones), canonical:
+    [{name, rbo_p, segmentation}]."""
+    method = config["datasets"][dataset]["segmentation"].get("method", "quickshift")
+    main_p = config["metric"]["rbo_p"]
+    chosen = sensitivity_settings(
+        config["metric"]["sensitivity"], rbo_p=main_p, segmentation=method
+    )
+    return canonical(
+        [
+            {
+                "name": s.name,
+                "rbo_p": s.value if s.parameter == "rbo_p" else main_p,
+                "segmentation": s.value if s.parameter == "segmentation" else method,
+            }
+            for s in chosen
+        ]
+    )
+
+
+def sensitivity_tables():
+    return [
+        f"results/sensitivity/scores/{d}/{m}/{noise}/{cam}.parquet"
+        for d, m in experiments()
+        if dataset_sensitivity(d)
+        for noise in config["noises"]
+        for cam in config["cams"]
+    ]
+
+
+def drilldown_pages():
+    return [
+        f"results/report/pages/drilldown/{d}/{m}/{noise}/{cam}.html"
+        for d, m in experiments()
+        for noise in config["noises"]
+        for cam in config["cams"]
+    ]
+
+
+def landing_links():
+    """The report items the landing page links: rows (dataset, model, label, path), (dataset,
+    model, noise, label, path) and (label, path)."""
+    experiment, per_noise = [], []
+    for d, m in experiments():
+        prefix = f"results/report/{d}/{m}"
+        experiment += [
+            [d, m, "robustness heat-map", f"{prefix}/robustness_heatmap.png"],
+            [d, m, "severity curves", f"{prefix}/severity_curves.png"],
+            [d, m, "model card", f"{prefix}/model_card.html"],
+        ]
+        for noise in config["noises"]:
+            per_noise += [
+                [d, m, noise, "CAM overlays", f"{prefix}/{noise}/cam_overlays.jpg"],
+                [
+                    d,
+                    m,
+                    noise,
+                    "critical difference (preserving)",
+                    f"{prefix}/{noise}/critical_difference_preserving.png",
+                ],
+                [
+                    d,
+                    m,
+                    noise,
+                    "critical difference (changing)",
+                    f"{prefix}/{noise}/critical_difference_changing.png",
+                ],
+            ]
+            per_noise += [
+                [
+                    d,
+                    m,
+                    noise,
+                    f"drill-down {cam}",
+                    f"results/report/pages/drilldown/{d}/{m}/{noise}/{cam}.html",
+                ]
+                for cam in config["cams"]
+            ]
+    run = [
+        ["ranking agreement", "results/report/ranking_agreement.png"],
+        ["change rates", "results/report/change_rates.png"],
+        ["region counts", "results/report/region_counts.png"],
+        ["robustness table (CSV)", "results/summary/robustness.csv"],
+        ["verdicts (CSV)", "results/summary/verdicts.csv"],
+        *([["CAM pairs (tests)", "results/statistics/cam_pairwise.csv"]]),
+    ]
+    if sensitivity_tables():
+        run.append(["sensitivity to the metric's settings", "results/report/pages/sensitivity.html"])
+    return {"experiment": experiment, "noise": per_noise, "run": run}
+
+
 def figures():
     per_experiment = [
         f"results/report/{d}/{m}/{figure}.png"
@@ -187,10 +294,34 @@ def figures():
     )
 
 
+def sensitivity_outputs():
+    if not sensitivity_tables():
+        return []
+    return [
+        "results/summary/sensitivity.csv",
+        "results/report/sensitivity.png",
+        *also("results/report/sensitivity.png"),
+        "results/report/pages/sensitivity.html",
+    ]
+
+
+def landing_page():
+    """The Snakefile's ``report:`` file: the generated landing page where it exists (an absolute
+    path: Snakemake joins a relative one to the Snakefile's folder, not the working directory)."""
+    landing = Path("results/report/pages/landing.rst").resolve()
+    return str(landing) if landing.exists() else "report/workflow.rst"
+
+
 def final_outputs():
     return [
         "results/summary/robustness.csv",
+        "results/summary/robustness.md",
+        "results/summary/robustness.tex",
+        "results/summary/verdicts.csv",
         *[f"results/statistics/{name}.csv" for name in STATISTICS],
         *figures(),
         *[f"results/report/{d}/{m}/model_card.html" for d, m in experiments()],
+        *drilldown_pages(),
+        *sensitivity_outputs(),
+        "results/report/pages/landing.rst",
     ]
