@@ -16,6 +16,7 @@ from camrobust.config import (
 )
 from camrobust.registry import (
     ATTACKS,
+    cam_label,
     CAM_METHODS,
     GRADIENT_CAMS,
     MODEL_CAMS,
@@ -155,6 +156,12 @@ def attack_stores():
     }
 
 
+def score_paths(wildcards):
+    """The score tables of every CAM of one (dataset, model, noise)."""
+    prefix = f"results/scores/{wildcards.dataset}/{wildcards.model}/{wildcards.noise}"
+    return [f"{prefix}/{cam}.parquet" for cam in config["cams"]]
+
+
 def cam_stores(wildcards, condition):
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}/{condition}"
     return [f"{prefix}/{cam}.zarr" for cam in config["cams"]]
@@ -197,21 +204,46 @@ def dataset_sensitivity(dataset):
 
 def sensitivity_tables():
     return [
-        f"results/sensitivity/scores/{d}/{m}/{noise}/{cam}.parquet"
+        f"results/sensitivity/scores/{d}/{m}/{noise}.parquet"
         for d, m in experiments()
         if dataset_sensitivity(d)
         for noise in config["noises"]
-        for cam in config["cams"]
     ]
+
+
+def sensitivity_segments(wildcards):
+    """Segmentation method -> segments store of the settings of a dataset: the main store for
+    its own method, a sensitivity store for another."""
+    own = config["datasets"][wildcards.dataset]["segmentation"].get(
+        "method", "quickshift"
+    )
+    methods = sorted(
+        {s["segmentation"] for s in dataset_sensitivity(wildcards.dataset)}
+    )
+    return {
+        method: (
+            f"results/segments/{wildcards.dataset}.zarr"
+            if method == own
+            else f"results/sensitivity/segments/{wildcards.dataset}/{method}.zarr"
+        )
+        for method in methods
+    }
 
 
 def drilldown_pages():
+    """The drill-down folders, one per (dataset, model, noise): a page per CAM in each."""
     return [
-        f"results/report/pages/drilldown/{d}/{m}/{noise}/{cam}.html"
+        f"results/report/pages/drilldown/{d}/{m}/{noise}"
         for d, m in experiments()
         for noise in config["noises"]
-        for cam in config["cams"]
     ]
+
+
+def landing_inputs():
+    """What the landing page links, as the outputs that make it (a drill-down folder for its pages)."""
+    links = landing_links()
+    files = [row[-1] for rows in links.values() for row in rows]
+    return [f for f in files if "/pages/drilldown/" not in f] + drilldown_pages()
 
 
 def landing_links():
@@ -248,7 +280,7 @@ def landing_links():
                     d,
                     m,
                     noise,
-                    f"drill-down {cam}",
+                    f"drill-down {cam_label(cam)}",
                     f"results/report/pages/drilldown/{d}/{m}/{noise}/{cam}.html",
                 ]
                 for cam in config["cams"]
@@ -259,10 +291,15 @@ def landing_links():
         ["region counts", "results/report/region_counts.png"],
         ["robustness table (CSV)", "results/summary/robustness.csv"],
         ["verdicts (CSV)", "results/summary/verdicts.csv"],
-        *([["CAM pairs (tests)", "results/statistics/cam_pairwise.csv"]]),
+        ["CAM pairs (tests)", "results/statistics/cam_pairwise.csv"],
     ]
     if sensitivity_tables():
-        run.append(["sensitivity to the metric's settings", "results/report/pages/sensitivity.html"])
+        run.append(
+            [
+                "sensitivity to the metric's settings",
+                "results/report/pages/sensitivity.html",
+            ]
+        )
     return {"experiment": experiment, "noise": per_noise, "run": run}
 
 
@@ -307,7 +344,8 @@ def sensitivity_outputs():
 
 def landing_page():
     """The Snakefile's ``report:`` file: the generated landing page where it exists (an absolute
-    path: Snakemake joins a relative one to the Snakefile's folder, not the working directory)."""
+    path: Snakemake joins a relative one to the Snakefile's folder, not the working directory).
+    """
     landing = Path("results/report/pages/landing.rst").resolve()
     return str(landing) if landing.exists() else "report/workflow.rst"
 

@@ -8,7 +8,7 @@ rule page_landing:
             lambda wc: {
                 "summary": "results/summary/robustness.csv",
                 "verdicts": "results/summary/verdicts.csv",
-                "linked": [row[-1] for rows in landing_links().values() for row in rows],
+                "linked": landing_inputs(),
                 **(
                     {"sensitivity": "results/summary/sensitivity.csv"}
                     if sensitivity_tables()
@@ -42,25 +42,26 @@ rule page_landing:
 
 rule page_drilldown:
     input:
-        scores="results/scores/{dataset}/{model}/{noise}/{cam}.parquet",
+        scores=lambda wc: score_paths(wc),
         summary="results/summary/robustness.csv",
         images="results/data/{dataset}/eval.zarr",
         noisy=lambda wc: noisy_images_path(wc.dataset, wc.model, wc.noise),
         segments="results/segments/{dataset}.zarr",
-        clean_cams="results/cams/{dataset}/{model}/clean/{cam}.zarr",
-        noisy_cams="results/cams/{dataset}/{model}/{noise}/{cam}.zarr",
+        clean_cams=lambda wc: cam_stores(wc, "clean"),
+        noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:
         report(
-            "results/report/pages/drilldown/{dataset}/{model}/{noise}/{cam}.html",
+            directory("results/report/pages/drilldown/{dataset}/{model}/{noise}"),
+            patterns=["{cam}.html"],
             caption="../report/captions/pages/drilldown.rst",
             category="Drill-down",
             subcategory="{dataset} / {model}",
             labels={"noise": "{noise}", "CAM": "{cam}"},
         ),
     log:
-        "logs/page_drilldown/{dataset}/{model}/{noise}/{cam}.log",
+        "logs/page_drilldown/{dataset}/{model}/{noise}.log",
     benchmark:
-        "results/benchmarks/page_drilldown/{dataset}/{model}/{noise}/{cam}.tsv"
+        "results/benchmarks/page_drilldown/{dataset}/{model}/{noise}.tsv"
     conda:
         "../envs/report.yaml"
     params:

@@ -49,10 +49,7 @@ rule plot_cam_overlays:
         images="results/data/{dataset}/eval.zarr",
         noisy=lambda wc: noisy_images_path(wc.dataset, wc.model, wc.noise),
         segments="results/segments/{dataset}.zarr",
-        scores=lambda wc: [
-            f"results/scores/{wc.dataset}/{wc.model}/{wc.noise}/{cam}.parquet"
-            for cam in config["cams"]
-        ],
+        scores=lambda wc: score_paths(wc),
         clean_cams=lambda wc: cam_stores(wc, "clean"),
         noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:
@@ -91,8 +88,12 @@ rule plot_critical_difference:
             category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
-        formats=also("results/report/{dataset}/{model}/{noise}/critical_difference_preserving.png")
-        + also("results/report/{dataset}/{model}/{noise}/critical_difference_changing.png"),
+        formats=also(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_preserving.png"
+        )
+        + also(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_changing.png"
+        ),
     log:
         "logs/plot_critical_difference/{dataset}/{model}/{noise}.log",
     benchmark:

@@ -1,7 +1,8 @@
 # The sensitivity of the conclusions to the metric's own settings (metric.sensitivity, opt-in):
 # the same cached CAM pairs scored again with RBO only, under other RBO persistences and another
 # segmentation (its own segments store), and the summary of whether the CAM ranking changes.
-# Nothing here is an input of the main results.
+# Nothing here is an input of the main results. One scoring job per (dataset, model, noise) for all
+# CAMs: its start-up (torch, numba) costs more than its RBO.
 
 
 rule segment_sensitivity:
@@ -23,35 +24,20 @@ rule segment_sensitivity:
         "../workflow_scripts/segment_images.py"
 
 
-def sensitivity_segments(wildcards):
-    """Segmentation method -> segments store of the settings of a dataset: the main store for
-    its own method, a sensitivity store for another."""
-    own = config["datasets"][wildcards.dataset]["segmentation"].get("method", "quickshift")
-    methods = sorted({s["segmentation"] for s in dataset_sensitivity(wildcards.dataset)})
-    return {
-        method: (
-            f"results/segments/{wildcards.dataset}.zarr"
-            if method == own
-            else f"results/sensitivity/segments/{wildcards.dataset}/{method}.zarr"
-        )
-        for method in methods
-    }
-
-
 rule score_sensitivity:
     input:
         unpack(sensitivity_segments),
         images="results/data/{dataset}/eval.zarr",
         clean_predictions="results/predictions/{dataset}/{model}/clean.zarr",
         noisy_predictions="results/predictions/{dataset}/{model}/{noise}.zarr",
-        clean_cams="results/cams/{dataset}/{model}/clean/{cam}.zarr",
-        noisy_cams="results/cams/{dataset}/{model}/{noise}/{cam}.zarr",
+        clean_cams=lambda wc: cam_stores(wc, "clean"),
+        noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:
-        "results/sensitivity/scores/{dataset}/{model}/{noise}/{cam}.parquet",
+        "results/sensitivity/scores/{dataset}/{model}/{noise}.parquet",
     log:
-        "logs/score_sensitivity/{dataset}/{model}/{noise}/{cam}.log",
+        "logs/score_sensitivity/{dataset}/{model}/{noise}.log",
     benchmark:
-        "results/benchmarks/score_sensitivity/{dataset}/{model}/{noise}/{cam}.tsv"
+        "results/benchmarks/score_sensitivity/{dataset}/{model}/{noise}.tsv"
     conda:
         "../envs/torch.yaml"
     params:

@@ -35,7 +35,7 @@ def drilldown_page(
     top: int,
 ) -> str:
     """The page: ``pairs`` are :func:`camrobust.analysis.examples.extreme_pairs` rows (with
-    ``set``, ``image_id``, ``severity``, ``rbo``, ``y_clean``, ``y_noisy``), ``figures`` the PNG of
+    ``set``, ``image_id``, ``severity``, ``rbo``, ``y_clean``, ``y_noisy``), ``figures`` the picture (JPEG) of
     each set's pairs, ``pooled`` the pooled summary row of this (dataset, model, cam, noise)."""
     title = f"{dataset} / {model}: {registry.cam_label(cam)} under {registry.noise_label(noise)}"
     parts = []

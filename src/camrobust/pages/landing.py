@@ -20,10 +20,12 @@ from camrobust import registry
 from camrobust.analysis.tables import experiments, headline
 from camrobust.pages.html import escape, report_link, table
 
-#: Snakemake's description column is narrow (max-w-lg) beside the rule graph: widen it, graph below.
+#: Snakemake's description column is narrow (max-w-lg) beside the rule graph and centred
+#: vertically: widen it, put the graph below it, and start at the top.
 WIDEN = (
     "<style>div.prose:has(.camrobust-landing){max-width:80rem}"
-    "div.flex:has(.camrobust-landing){flex-wrap:wrap}"
+    "div.gap-3.items-start:has(.camrobust-landing){flex-wrap:wrap}"
+    "div.justify-center:has(.camrobust-landing){align-items:flex-start}"
     ".camrobust-landing table{font-size:.78rem;margin:.3rem 0 .8rem}"
     ".camrobust-landing td,.camrobust-landing th{padding:.15rem .5rem;border-bottom:1px solid #e0e0e0;"
     "text-align:left;white-space:nowrap}"

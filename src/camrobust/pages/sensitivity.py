@@ -19,7 +19,9 @@ def sensitivity_page(results: pd.DataFrame, figure: Path, *, main: str) -> str:
         "<p>RM recomputed on the same cached CAM pairs under other settings of the metric itself; only the "
         f"segments and RBO are redone. Main setting: {escape(main)}. Kendall's τ compares each setting's CAM "
         "ranking (by pooled RM; for <i>all</i>, by the mean over noises) with the main one: 1 = the same order. "
-        "The interval is a bootstrap over images, the same draws for both settings.</p>",
+        "The interval is a bootstrap over images, the same draws for both settings. The best CAM may change "
+        "between methods whose RMs the verdicts do not tell apart; τ and its interval say how much the order "
+        "as a whole moves.</p>",
         image(figure, "Kendall tau of each setting's CAM ranking with the main one", width="min(100%, 60rem)"),
     ]
     for (dataset, model), rows in results.groupby(["dataset", "model"], sort=True):
@@ -37,7 +39,7 @@ def sensitivity_page(results: pd.DataFrame, figure: Path, *, main: str) -> str:
                     for main_best, best, same in zip(rows["best_main"], rows["best"], rows["same_best"])
                 ],
                 "ranking": rows["ranking"],
-                "note": rows["note"].fillna(""),
+                "note": [note if isinstance(note, str) else "" for note in rows["note"]],
             }
         )
         parts.append(f"<h2>{escape(dataset)} / {escape(model)}</h2>")

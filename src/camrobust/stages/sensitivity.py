@@ -33,44 +33,47 @@ def score_sensitivity(
     segment_stores: Mapping[str, PathLike],
     clean_predictions: PathLike,
     noisy_predictions: PathLike,
-    clean_cams: PathLike,
-    noisy_cams: PathLike,
+    clean_cams: Mapping[str, PathLike],
+    noisy_cams: Mapping[str, PathLike],
     keys: Mapping[str, str],
     settings: Sequence[Mapping[str, Any]],
     out: PathLike,
     chunk_size: int = CHUNK_SIZE,
 ) -> None:
-    """RBO of every (clean, noisy) CAM pair of one (dataset, model, noise, cam) under each of
-    ``settings`` ({name, rbo_p, segmentation}; ``segment_stores``: segmentation method -> store):
-    one row per image and severity with :data:`KEY_COLUMNS` and one column per setting name."""
+    """RBO of every (clean, noisy) CAM pair of one (dataset, model, noise) (``keys``), for every
+    CAM (cam -> store in ``clean_cams`` and ``noisy_cams``), under each of ``settings`` ({name,
+    rbo_p, segmentation}; ``segment_stores``: segmentation method -> store): one row per CAM, image
+    and severity with :data:`KEY_COLUMNS` and one column per setting name."""
     from camrobust.scoring.pairs import rbo_by_persistence
 
     clean = open_store(clean_store)
     segments = {method: open_store(path)["segments"] for method, path in segment_stores.items()}
     y_clean_all, y_noisy_all = open_store(clean_predictions)["pred"], open_store(noisy_predictions)["pred"]
-    clean_group, noisy_group = open_store(clean_cams), open_store(noisy_cams)
-    severities = [int(x) for x in noisy_group["severity"][...]]
+    stores = {cam: (open_store(clean_cams[cam]), open_store(noisy_cams[cam])) for cam in clean_cams}
+    first_noisy = next(iter(stores.values()))[1]
+    severities = [int(x) for x in first_noisy["severity"][...]]
     by_method: dict[str, list[Mapping[str, Any]]] = {}
     for setting in settings:
         by_method.setdefault(str(setting["segmentation"]), []).append(setting)
+    names = [str(setting["name"]) for setting in settings]
     n = int(clean["images"].shape[0])
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with ParquetAppender(out) as appender:
         for rows in image_chunks(n, chunk_size):
             ids = image_ids(clean, rows)
-            y_clean = np.asarray(y_clean_all[rows])[:, 0]
-            y_noisy = np.asarray(y_noisy_all[rows])
-            clean_maps, noisy_maps = pixel_maps(clean_group, rows)[:, 0], pixel_maps(noisy_group, rows)
-            for index, severity in enumerate(severities):
-                frame = pd.DataFrame({**dict(keys), "severity": severity, "image_id": ids})
-                frame["changed"] = y_clean != y_noisy[:, index]
-                for method, chosen in by_method.items():
-                    labels = np.asarray(segments[method][rows])
-                    ps = sorted({float(setting["rbo_p"]) for setting in chosen})
-                    values = rbo_by_persistence(clean_maps, noisy_maps[:, index], labels, ps)
-                    for setting in chosen:
-                        frame[str(setting["name"])] = values[float(setting["rbo_p"])]
-                appender.append(frame[[*KEY_COLUMNS, *(str(setting["name"]) for setting in settings)]])
+            y_clean, y_noisy = np.asarray(y_clean_all[rows])[:, 0], np.asarray(y_noisy_all[rows])
+            labels = {method: np.asarray(segments[method][rows]) for method in by_method}
+            for cam, (clean_group, noisy_group) in stores.items():
+                clean_maps, noisy_maps = pixel_maps(clean_group, rows)[:, 0], pixel_maps(noisy_group, rows)
+                for index, severity in enumerate(severities):
+                    frame = pd.DataFrame({**dict(keys), "cam": cam, "severity": severity, "image_id": ids})
+                    frame["changed"] = y_clean != y_noisy[:, index]
+                    for method, chosen in by_method.items():
+                        ps = sorted({float(setting["rbo_p"]) for setting in chosen})
+                        values = rbo_by_persistence(clean_maps, noisy_maps[:, index], labels[method], ps)
+                        for setting in chosen:
+                            frame[str(setting["name"])] = values[float(setting["rbo_p"])]
+                    appender.append(frame[[*KEY_COLUMNS, *names]])
     if not appender.written:
         raise ValueError(f"{clean_store}: no images to score")
 
