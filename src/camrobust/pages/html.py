@@ -73,8 +73,8 @@ def table(
 
 #: Pictures of images (noise, photographs) are embedded as JPEG at this dpi and quality: a page of
 #: pairs stays near 0.3 MB, and the report embeds every page.
-JPEG_DPI = 100
-JPEG_QUALITY = 85
+JPEG_DPI = 80
+JPEG_QUALITY = 80
 
 
 def data_uri(data: bytes, mime: str) -> str:
