@@ -68,7 +68,7 @@ def drilldown_page(
         )
         parts.append(
             '<div class="figures"><figure>'
-            + image(figures[set_name], heading)
+            + image(figures[set_name], heading, width="26rem")
             + "</figure><div>"
             + table(
                 rows,

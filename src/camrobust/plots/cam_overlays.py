@@ -80,7 +80,7 @@ def cam_overlays(
         ax.annotate(
             header,
             (0.5, 1.0),
-            xytext=(0, 14),
+            xytext=(0, 24 if rbo is not None else 14),
             xycoords="axes fraction",
             textcoords="offset points",
             ha="center",

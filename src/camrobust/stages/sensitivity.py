@@ -86,22 +86,24 @@ def summarise_sensitivity(
     the settings' from the sensitivity ``tables``, one (dataset, model) in memory at a time; as CSV."""
     from camrobust.analysis.sensitivity import SENSITIVITY_COLUMNS, Setting, sensitivity_rows
 
-    paths = {first_row_key(path, vocabulary.SCORE_KEYS): path for path in tables}
+    paths = {first_row_key(path, ("dataset", "model", "noise")): path for path in tables}
     columns = [*KEY_COLUMNS, vocabulary.RBO.name]
     experiments: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    current: tuple[str, str, str] | None = None
+    alternatives: dict[str, pd.DataFrame] = {}
     for key, main in read_score_groups(scores, vocabulary.SCORE_KEYS, columns):
-        path = paths.get(tuple(str(part) for part in key))
+        dataset, model, noise, cam = (str(part) for part in key)
+        path = paths.get((dataset, model, noise))
         if path is None:
             continue
-        alternative = pd.read_parquet(path)
-        merged = main.merge(
-            alternative.drop(columns=list(vocabulary.SCORE_KEYS)),
-            on=list(vocabulary.PAIR_KEYS),
-            suffixes=("", "_setting"),
-        )
-        if not (merged["changed"] == merged["changed_setting"]).all():
-            raise ValueError(f"{path}: predictions differ from the main scores of {key}")
-        experiments.setdefault((str(key[0]), str(key[1])), []).append(merged.drop(columns="changed_setting"))
+        if current != (dataset, model, noise):  # one noise's settings table in memory at a time
+            current = (dataset, model, noise)
+            alternatives = {str(name): rows for name, rows in pd.read_parquet(path).groupby("cam")}
+        alternative = alternatives[cam].drop(columns=list(vocabulary.SCORE_KEYS))
+        merged = main.merge(alternative, on=list(vocabulary.PAIR_KEYS), suffixes=("", "_setting"))
+        if len(merged) != len(main) or not (merged["changed"] == merged["changed_setting"]).all():
+            raise ValueError(f"{path}: pairs or predictions differ from the main scores of {key}")
+        experiments.setdefault((dataset, model), []).append(merged.drop(columns="changed_setting"))
     frames = []
     for tables_of_experiment in experiments.values():
         names = [
