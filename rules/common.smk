@@ -234,8 +234,8 @@ def drilldown_pages():
     """The drill-down folders, one per (dataset, model, noise): a page per CAM in each."""
     return [
         f"results/report/pages/drilldown/{d}/{m}/{noise}"
-        for d, m in experiments()
-        for noise in config["noises"]
+        for d, m in sorted(experiments())
+        for noise in sorted(config["noises"])
     ]
 
 
@@ -248,16 +248,17 @@ def landing_inputs():
 
 def landing_links():
     """The report items the landing page links: rows (dataset, model, label, path), (dataset,
-    model, noise, label, path) and (label, path)."""
+    model, noise, label, path) and (label, path), in sorted order (the config's key order is no
+    setting)."""
     experiment, per_noise = [], []
-    for d, m in experiments():
+    for d, m in sorted(experiments()):
         prefix = f"results/report/{d}/{m}"
         experiment += [
             [d, m, "robustness heat-map", f"{prefix}/robustness_heatmap.png"],
             [d, m, "severity curves", f"{prefix}/severity_curves.png"],
             [d, m, "model card", f"{prefix}/model_card.html"],
         ]
-        for noise in config["noises"]:
+        for noise in sorted(config["noises"]):
             per_noise += [
                 [d, m, noise, "CAM overlays", f"{prefix}/{noise}/cam_overlays.jpg"],
                 [
