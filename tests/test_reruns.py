@@ -162,7 +162,7 @@ def run_jobs(config: dict) -> Counter[str]:
             "plot_cam_overlays": per_noise,
             "plot_critical_difference": per_noise,
             "plot_noise_examples": datasets,
-            "model_card_page": len(experiments),
+            "model_card": len(experiments),
             "plot_region_counts": 1,
             **dict.fromkeys(SUMMARY, 1),
         }
