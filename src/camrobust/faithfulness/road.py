@@ -26,8 +26,9 @@ percentage) on the CPU bounds the run time: 2 x 9 systems of up to 0.9 P unknown
 the default percentages, 0.01-0.3 s each at 224 px (the larger the removed share and the more
 compact the removed region, the more fill-in). The systems are built vectorised (the reference
 fills a LIL matrix, about as slow as its solve) and the model forwards are batched over (image,
-mode, percentage) on the inputs' device, ``batch_size`` per forward; so ROAD runs about 1.5-2x
-the reference's speed on the CPU, and on a GPU the solves remain on the CPU. pytorch-grad-cam's ROADMostRelevantFirst(100 - q) /
+mode, percentage) on the inputs' device, ``batch_size`` per forward; so ROAD runs level with the
+reference to about twice its speed on the CPU (0.9-2.7x measured at 224 px on ResNet-18/50,
+benchmarks/trust_throughput.py), and on a GPU the solves remain on the CPU. pytorch-grad-cam's ROADMostRelevantFirst(100 - q) /
 ROADLeastRelevantFirst(100 - q) with the same imputer compute the same values on maps without ties.
 """
 
