@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-CamFamily = Literal["gradient", "model"]
+CamFamily = Literal["gradient", "model", "baseline"]
 NoiseKind = Literal["pixel", "attack"]
 
 
@@ -26,8 +26,9 @@ class Cam:
     """A built-in CAM method.
 
     ``family``: ``gradient`` (a function of the target layer's activations and gradients, one
-    forward and one backward pass) or ``model`` (reruns the model on masked inputs or ablated
-    layer outputs)."""
+    forward and one backward pass), ``model`` (reruns the model on masked inputs or ablated
+    layer outputs) or ``baseline`` (a model-free map that explains nothing, the floor a CAM must
+    beat: a function of the image, its id, the seed and at most the predicted class)."""
 
     name: str
     label: str
@@ -69,6 +70,10 @@ CAMS: tuple[Cam, ...] = (
     Cam("eigengradcam", "EigenGradCAM", "gradient"),
     Cam("scorecam", "ScoreCAM", "model"),
     Cam("ablationcam", "AblationCAM", "model"),
+    Cam("random_map", "random map", "baseline"),
+    Cam("centre_map", "centre map", "baseline"),
+    Cam("edge_map", "edge map", "baseline"),
+    Cam("class_blob_map", "class blob map", "baseline"),
 )
 
 NOISE_TYPES: tuple[Noise, ...] = (
@@ -102,6 +107,9 @@ GRADIENT_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family ==
 """CAMs computed from the target layer's activations and gradients (one forward + backward)."""
 MODEL_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "model")
 """CAMs that rerun the model on masked inputs or ablated layer outputs."""
+BASELINE_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "baseline")
+"""Model-free baseline maps that explain nothing (a floor every CAM should beat): functions of the
+image, its id, the seed and at most the predicted class (:mod:`camrobust.cams.catalogue`)."""
 
 NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES)
 PIXEL_NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "pixel")
