@@ -26,6 +26,7 @@ from camrobust.cams.gradcam_elementwise import gradcam_elementwise
 from camrobust.cams.gradcampp import gradcampp
 from camrobust.cams.hirescam import hirescam
 from camrobust.cams.layercam import layercam
+from camrobust.cams.map_function import MapFunction, cam_map_function
 from camrobust.cams.postprocess import postprocess
 from camrobust.cams.probe import Probe
 from camrobust.cams.scorecam import scorecam
@@ -38,10 +39,12 @@ __all__ = [
     "MODEL_METHODS",
     "POST_ACTIVATIONS",
     "Capture",
+    "MapFunction",
     "Probe",
     "Reshape",
     "TargetLayer",
     "ablationcam",
+    "cam_map_function",
     "capture",
     "compute_cams",
     "eigencam",
