@@ -118,10 +118,17 @@ def test_smooth_relu_is_relu_in_value_and_sigmoid_in_derivative() -> None:
     value = smooth_relu(z, beta=3.0)
     assert torch.equal(value.view(torch.int64), torch.relu(z).view(torch.int64))  # bitwise
     (derivative,) = torch.autograd.grad(value.sum(), z, create_graph=True)
-    torch.testing.assert_close(derivative, torch.sigmoid(3.0 * z), rtol=1e-8, atol=0)  # exp(bz)/(1+exp(bz))
+    assert torch.equal(derivative, torch.sigmoid(3.0 * z))
     (second,) = torch.autograd.grad(derivative.sum(), z)
-    smooth = (3.0 * z).abs() < 20  # torch's softplus is linear beyond beta z = 20
-    assert (second[smooth] > 0).all()  # the second-order term a ReLU lacks
+    sigmoid = torch.sigmoid(3.0 * z)
+    torch.testing.assert_close(second, 3.0 * sigmoid * (1 - sigmoid), rtol=1e-12, atol=1e-300)
+    assert (second[(3.0 * z).abs() < 30] > 0).all()  # the second-order term a ReLU lacks (1 - sigmoid > 0)
+    # the formula it stands for: value relu(z), derivative that of softplus_beta
+    s = F.softplus(z, beta=3.0)
+    reference = torch.relu(z).detach() + (s - s.detach())
+    (softplus_derivative,) = torch.autograd.grad(reference.sum(), z)
+    assert torch.equal(reference.detach(), value.detach())
+    torch.testing.assert_close(softplus_derivative, derivative, rtol=1e-8, atol=0)
 
 
 def test_the_surrogate_leaves_every_forward_value_as_the_real_models() -> None:

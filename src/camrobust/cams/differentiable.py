@@ -10,15 +10,18 @@ In a ReLU network g depends on the input through the ReLU masks relu'(z) = 1[z >
 layers after the target layer, whose derivative is 0 almost everywhere: the second-order term
 vanishes and the search gets no signal from it. :class:`SmoothReLUGradients` replaces, while
 it is active, every ReLU (``nn.ReLU`` modules and ``torch.relu`` / ``F.relu`` calls in forward
-code, in place or not) by
+code, in place or not) by r with
 
-    r(z) = relu(z).detach() + (s(z) - s(z).detach()),   s(z) = softplus_beta(z) = log(1 + e^(beta z)) / beta,
+    r(z) = relu(z)  (the same forward op, bitwise),     dr/dz = sigmoid(beta z),
 
-whose value is relu(z) exactly (s(z) - s(z).detach() is 0.0 for every finite z) and whose
-derivative is dr/dz = sigmoid(beta z), a smooth step with d/dz = beta sigmoid'(beta z): the
-softplus surrogate of Ghorbani et al. (2019) and Dombrowski et al. (2019) for the gradients,
-while every forward value stays the real model's. As beta grows the derivative tends to
-relu'(z). ReLUs run in place by the model become out of place while the surrogate is active.
+the derivative of softplus_beta(z) = log(1 + e^(beta z)) / beta, a smooth step whose own
+derivative beta sigmoid(beta z)(1 - sigmoid(beta z)) gives the second-order term: the softplus
+surrogate of Ghorbani et al. (2019) and Dombrowski et al. (2019) for the gradients, while every
+forward value stays the real model's. It equals ``relu(z).detach() + (s - s.detach())`` with
+s = softplus_beta(z) (value relu(z), derivative sigmoid(beta z)) in one op instead of four. As
+beta grows the derivative tends to relu'(z); it applies to the ReLUs before the target layer
+too, so the first-order path from the input to the activations is smoothed as well. ReLUs run
+in place by the model become out of place while the surrogate is active.
 """
 
 from __future__ import annotations
@@ -39,11 +42,26 @@ from camrobust.cams.target import TargetLayer, resolve_target
 _RELUS: frozenset[Callable[..., Any]] = frozenset({F.relu, F.relu_, torch.relu, torch.relu_, Tensor.relu, Tensor.relu_})
 
 
+class _SmoothReLU(torch.autograd.Function):
+    """relu(z) forward; backward grad * sigmoid(beta z), itself differentiable (double backprop)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, beta: float) -> Tensor:
+        ctx.save_for_backward(z)
+        ctx.beta = beta
+        return torch.relu(z)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (z,) = ctx.saved_tensors
+        return grad * torch.sigmoid(ctx.beta * z), None
+
+
 def smooth_relu(z: Tensor, beta: float) -> Tensor:
-    """relu(z) in value, sigmoid(beta z) in derivative: ``relu(z).detach() + (s - s.detach())``,
-    s = softplus(z, beta) (torch's softplus, linear above beta z = 20)."""
-    s = F.softplus(z, beta=beta)
-    return torch.relu(z).detach() + (s - s.detach())
+    """relu(z) in value (bitwise: the forward is ``torch.relu``), sigmoid(beta z) in derivative,
+    and the derivative differentiable again: d/dz sigmoid(beta z) = beta sigmoid (1 - sigmoid)."""
+    out: Tensor = _SmoothReLU.apply(z, float(beta))
+    return out
 
 
 class SmoothReLUGradients(TorchFunctionMode):

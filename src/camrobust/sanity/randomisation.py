@@ -29,12 +29,13 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
+from camrobust import vocabulary
 from camrobust.cams.map_function import MapFunction
 from camrobust.cams.postprocess import postprocess
 from camrobust.metrics import pair_similarities
 from camrobust.sanity.stages import Reinitialise, randomisation_stages, reset_stage
 
-PIXEL_SPEARMAN = "pixel_spearman"
+PIXEL_SPEARMAN = vocabulary.PIXEL_SPEARMAN.name
 """Column of the pixel-map Spearman correlation; the others are those of a score table."""
 
 
