@@ -6,10 +6,12 @@ respect to the target layer's output A are taken with ``create_graph=True``, and
 formula (:mod:`camrobust.cams.catalogue`) and :func:`camrobust.cams.postprocess` run on them
 as usual.
 
-In a ReLU network g depends on the input through the ReLU masks relu'(z) = 1[z > 0] of the
-layers after the target layer, whose derivative is 0 almost everywhere: the second-order term
-vanishes and the search gets no signal from it. :class:`SmoothReLUGradients` replaces, while
-it is active, every ReLU (``nn.ReLU`` modules and ``torch.relu`` / ``F.relu`` calls in forward
+Two operations have no usable derivative there, and :class:`SurrogateGradients` replaces
+their gradients (never their values) while it is active.
+
+**ReLU.** In a ReLU network g depends on the input through the ReLU masks relu'(z) = 1[z > 0]
+of the layers after the target layer, whose derivative is 0 almost everywhere: the
+second-order term vanishes and the search gets no signal from it. Every ReLU (``nn.ReLU`` modules and ``torch.relu`` / ``F.relu`` calls in forward
 code, in place or not) by r with
 
     r(z) = relu(z)  (the same forward op, bitwise),     dr/dz = sigmoid(beta z),
@@ -22,6 +24,11 @@ s = softplus_beta(z) (value relu(z), derivative sigmoid(beta z)) in one op inste
 beta grows the derivative tends to relu'(z); it applies to the ReLUs before the target layer
 too, so the first-order path from the input to the activations is smoothed as well. ReLUs run
 in place by the model become out of place while the surrogate is active.
+
+**SVD.** EigenCAM and EigenGradCAM project on the top right-singular vector v1 of the
+activations; torch's SVD backward divides by s_i^2 - s_j^2 over all pairs and is NaN wherever
+singular values repeat (dead channels give repeated zeros). The surrogate differentiates v1
+through a few power iterations from its exact value instead (:func:`top_right_singular_vector`).
 """
 
 from __future__ import annotations
@@ -64,8 +71,28 @@ def smooth_relu(z: Tensor, beta: float) -> Tensor:
     return out
 
 
-class SmoothReLUGradients(TorchFunctionMode):
-    """While active (``with SmoothReLUGradients(beta):``), every ReLU call is :func:`smooth_relu`."""
+POWER_STEPS = 4
+"""Power-iteration steps through which the top singular vector is differentiated."""
+
+
+def top_right_singular_vector(x: Tensor, v1: Tensor, steps: int = POWER_STEPS) -> Tensor:
+    """v1 (..., C), the top right-singular vector of x (..., n, C) computed without a graph,
+    refined by ``steps`` power iterations v <- X^T X v / ||X^T X v||, in the graph of x. At the
+    fixed point the value is v1 again (up to rounding, the same sign); the derivative is that of
+    the power iteration, which tends to the top component's own as steps grow when s1 > s2."""
+    v = v1.detach()
+    for _ in range(steps):
+        v = (x.transpose(-2, -1) @ (x @ v.unsqueeze(-1))).squeeze(-1)
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
+    return v
+
+
+class SurrogateGradients(TorchFunctionMode):
+    """While active (``with SurrogateGradients(beta):``), every ReLU call is :func:`smooth_relu`,
+    and ``torch.linalg.svd`` returns its factors without a graph except the first row of Vh, the
+    top right-singular vector, which is :func:`top_right_singular_vector` (the SVD's own
+    backward is NaN wherever singular values repeat, e.g. dead channels; EigenCAM and
+    EigenGradCAM use only that vector)."""
 
     def __init__(self, beta: float) -> None:
         if not beta > 0:
@@ -78,6 +105,11 @@ class SmoothReLUGradients(TorchFunctionMode):
     ) -> Any:
         if func in _RELUS:
             return smooth_relu(args[0], self.beta)
+        if func is torch.linalg.svd:
+            with torch.no_grad():
+                u, s, vh = func(*args, **(kwargs or {}))
+            top = top_right_singular_vector(args[0], vh[..., 0, :])
+            return torch.return_types.linalg_svd((u, s, torch.cat([top.unsqueeze(-2), vh[..., 1:, :]], -2)))
         return func(*args, **(kwargs or {}))
 
 
@@ -91,7 +123,8 @@ def differentiable_raw_maps(
 ) -> tuple[Tensor, Tensor]:
     """(logits (N,K), raw maps (N,h,w)) of a gradient-family ``method`` for ``targets``, both
     in the graph of ``inputs``: g = d sum_n y_n[t_n] / dA with ``create_graph=True``. Run it
-    under :class:`SmoothReLUGradients` for a second-order signal through ReLUs."""
+    under :class:`SurrogateGradients` for a second-order signal through ReLUs and a finite
+    derivative of EigenCAM's singular vector."""
     if method not in GRADIENT_METHODS:
         raise ValueError(f"method: {method!r} has no cheap input gradient; differentiable: {list(GRADIENT_METHODS)}")
     target = resolve_target(model, target_layer)

@@ -1,4 +1,4 @@
-"""Noises: ImageNet-C corruptions, medical-imaging noises and gradient attacks.
+"""Noises: ImageNet-C corruptions, medical-imaging noises, gradient attacks and the explanation attack.
 
 Every noise works on x = image / 255 in [0, 1] (float64 for the pixel noises, float32 for the
 attacks), clips to [0, 1] and stores ``round(255 x)`` as uint8, rounding half to even. Each

@@ -20,9 +20,10 @@ region j and T the clean image's top ``ceil(top_fraction * m)`` regions (m regio
 the share of the importance held by the clean top regions; each step is
 ``x' <- clip(proj_eps(x' - a sign(grad D(x'))), 0, 1)`` with a = ``step_size`` eps. The gradient
 runs through the CAM itself (double backprop: :func:`camrobust.cams.differentiable.differentiable_raw_maps`)
-with ReLU derivatives replaced by sigmoid(beta z) while the forward values stay the real
-model's (:class:`camrobust.cams.differentiable.SmoothReLUGradients`); non-finite gradient
-entries (an EigenCAM SVD with a repeated top singular value) count as 0. Each of ``restarts``
+with ReLU derivatives replaced by sigmoid(beta z) and EigenCAM's singular vector
+differentiated by power iteration, while the forward values stay the real model's
+(:class:`camrobust.cams.differentiable.SurrogateGradients`); a non-finite gradient entry
+counts as 0, and a CAM that does not depend on the input is not moved. Each of ``restarts``
 runs starts at ``x + eps (2u - 1)``, u ~ U[0, 1) per value from the image's own generator
 (keyed like every noise's draws: the result depends neither on the batch nor on the job split).
 
@@ -47,7 +48,7 @@ from torch import Tensor, nn
 
 from camrobust.cams.capture import Reshape, capture
 from camrobust.cams.catalogue import GRADIENT_METHODS
-from camrobust.cams.differentiable import SmoothReLUGradients, differentiable_raw_maps
+from camrobust.cams.differentiable import SurrogateGradients, differentiable_raw_maps
 from camrobust.cams.postprocess import at_least_float32, postprocess
 from camrobust.cams.target import TargetLayer
 from camrobust.noise.draws import Generators, uniform
@@ -122,7 +123,7 @@ class AttackedCam:
 
     def surrogate(self, x: Tensor, targets: Tensor, beta: float) -> Tensor:
         """Post-processed maps (N,H,W) of ``targets`` in the graph of x, ReLU derivatives smoothed."""
-        with SmoothReLUGradients(beta):
+        with SurrogateGradients(beta):
             _, raw = differentiable_raw_maps(
                 self.model, self.target, self.normalise(x), targets, self.method, self.reshape
             )

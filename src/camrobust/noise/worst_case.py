@@ -2,8 +2,11 @@
 
 :func:`explanation_attack_images` runs the search of :mod:`camrobust.noise.explanation_attack`
 for one gradient-family CAM on uint8 images (N, H, W, 3) at each severity, ``batch_size``
-images at a time (memory only: image i's random starts come from (namespace,
-"explanation_attack", severity, ids[i], seed) alone). CAMs without a cheap input gradient
+images at a time. The batch bounds memory only: image i's random starts come from (namespace,
+"explanation_attack", severity, ids[i], seed) alone and nothing mixes images, so the search is
+the same for any batch size or job split, up to the last bits a batched convolution may round
+differently (the maps and RBO show them; they could tip a gradient sign or an acceptance only
+at an exact tie). The stage passes a namespace naming the dataset, as for every noise. CAMs without a cheap input gradient
 (ScoreCAM, AblationCAM, ``uses: model`` plugins, model-free baselines) are evaluated on the
 images found for another CAM, GradCAM by default (:func:`transfer_explanation_attack`): a
 transfer attack, its result naming the CAM attacked in ``source_cam``.
