@@ -34,7 +34,7 @@ through a few power iterations from its exact value instead (:func:`top_right_si
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,14 @@ def smooth_relu(z: Tensor, beta: float) -> Tensor:
     and the derivative differentiable again: d/dz sigmoid(beta z) = beta sigmoid (1 - sigmoid)."""
     out: Tensor = _SmoothReLU.apply(z, float(beta))
     return out
+
+
+class SVD(NamedTuple):
+    """``torch.linalg.svd``'s result, as the surrogate returns it."""
+
+    U: Tensor
+    S: Tensor
+    Vh: Tensor
 
 
 POWER_STEPS = 4
@@ -109,7 +117,7 @@ class SurrogateGradients(TorchFunctionMode):
             with torch.no_grad():
                 u, s, vh = func(*args, **(kwargs or {}))
             top = top_right_singular_vector(args[0], vh[..., 0, :])
-            return torch.return_types.linalg_svd((u, s, torch.cat([top.unsqueeze(-2), vh[..., 1:, :]], -2)))
+            return SVD(u, s, torch.cat([top.unsqueeze(-2), vh[..., 1:, :]], -2))
         return func(*args, **(kwargs or {}))
 
 
