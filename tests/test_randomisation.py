@@ -269,3 +269,26 @@ def test_long_table_has_one_row_per_image_and_stage() -> None:
 def test_training_mode_is_refused() -> None:
     with pytest.raises(ValueError, match=r"model: in training mode"):
         cascading_randomisation(SmallResNet(4), inputs(1), grid_segments(1), cam_map_function("gradcam", "layer3"))
+
+
+def test_map_functions_take_built_ins_and_plugins_and_refuse_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from camrobust import plugins
+
+    model, x = seeded(SmallResNet(4)), inputs(2)
+    targets = torch.tensor([0, 3])
+    monkeypatch.setitem(
+        plugins._REGISTERED, "mean_map", plugins.CamPlugin("mean_map", lambda a, g: a.mean(1), "features")
+    )
+    monkeypatch.setitem(
+        plugins._REGISTERED,
+        "ones",
+        plugins.CamPlugin("ones", lambda m, layer, x, t: torch.ones(len(x), 4, 4), "model"),
+    )
+    gradcam = cam_map_function("gradcam", "layer3", batch_size=1)(model, x, targets)
+    assert gradcam.shape == (2, 4, 4)
+    assert torch.equal(cam_map_function("ones", "layer3")(model, x, targets), torch.ones(2, 4, 4))
+    assert cam_map_function("mean_map", "layer3")(model, x, targets).shape == (2, 4, 4)
+    with pytest.raises(ValueError, match=r"unknown CAM method 'nocam'"):
+        cam_map_function("nocam", "layer3")
+    with pytest.raises(ValueError, match=r"target_layer: give a module path string"):
+        cam_map_function("gradcam", model.layer3)  # type: ignore[arg-type]
