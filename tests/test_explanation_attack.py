@@ -232,14 +232,31 @@ def test_a_cam_with_an_obvious_direction_drops() -> None:
     assert (budget <= [1, 8, 16]).all(), budget
 
 
+def test_maps_explain_the_given_targets_when_there_are_some() -> None:
+    """cam_options.target: label. Brightness predicts class 0 (bias 10); the maps explain class
+    1, whose GradCAM is 2 A / (H W) on every image, clean or attacked."""
+    images = staircase(2)
+    model = Brightness(weight=(1.0, 2.0), bias=(10.0, 0.0)).eval()
+    result = run(model, images, "features", severities=(4,), targets=np.array([1, 1]))
+    np.testing.assert_array_equal(result.clean_pred, [0, 0])
+    np.testing.assert_array_equal(result.pred, [[0], [0]])
+    np.testing.assert_array_equal(result.target, [[1], [1]])
+    np.testing.assert_array_equal(result.clean_target, [1, 1])
+    grey = result.images[:, 0].astype(np.float32).mean(-1) / 255
+    np.testing.assert_allclose(result.maps[:, 0], 2 * grey / SIZE**2, rtol=1e-5)
+    assert result.found.all()
+    with pytest.raises(ValueError, match=r"targets: expected 2 integer class indices"):
+        run(model, images, "features", targets=np.array([1.0, 1.0]))
+
+
 @dataclass(frozen=True)
 class Counting(AttackedCam):
     """An AttackedCam that records the real predictions of every iterate it scores."""
 
     seen: list[Tensor] = field(default_factory=list)
 
-    def real(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        out = super().real(x)
+    def real(self, x: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        out = super().real(x, targets)
         self.seen.append(out[0])
         return out
 

@@ -12,7 +12,8 @@ eps      1/255 2/255 4/255 8/255 16/255
 
 **Search.** Projected sign-gradient descent (PGD) on a differentiable surrogate of the ranking
 change, Ghorbani et al.'s (2019) top-k attack on regions: with E(x') the post-processed CAM of
-the clean prediction t (:func:`camrobust.cams.postprocess`), I_j(x') = mean of E(x') over clean
+the class t the clean CAM explains (the clean prediction, or a given class such as the label)
+(:func:`camrobust.cams.postprocess`), I_j(x') = mean of E(x') over clean
 region j and T the clean image's top ``ceil(top_fraction * m)`` regions (m regions),
 
     D(x') = sum_{j in T} I_j(x') / (sum_j I_j(x') + 1e-12),
@@ -114,12 +115,12 @@ class AttackedCam:
                 "evaluate it on their images (camrobust.noise.transfer_explanation_attack)"
             )
 
-    def real(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def real(self, x: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """(prediction (N,), raw map (N,h,w), post-processed map (N,H,W)) of the real model and
-        CAM on x, each map explaining its image's predicted class."""
-        cap = capture(self.model, self.target, self.normalise(x), None, self.reshape)
+        CAM on x, each map explaining ``targets`` (None: its image's predicted class)."""
+        cap = capture(self.model, self.target, self.normalise(x), targets, self.reshape)
         raw = GRADIENT_METHODS[self.method](at_least_float32(cap.activations), at_least_float32(cap.gradients))
-        return cap.targets, raw, postprocess(raw, x.shape[-2:])
+        return cap.logits.argmax(1), raw, postprocess(raw, x.shape[-2:])
 
     def surrogate(self, x: Tensor, targets: Tensor, beta: float) -> Tensor:
         """Post-processed maps (N,H,W) of ``targets`` in the graph of x, ReLU derivatives smoothed."""
@@ -136,7 +137,8 @@ class CleanView:
     prediction, raw map and region importances (N,M) of the real CAM, which regions each image
     has (``valid``), the segments (N,H,W) and, on the images' device, their flat labels
     (label + image * M) and ``top`` (N,M), the regions in T; ``rbo`` is the clean ranking's RBO
-    with itself (1; NaN where a score table has none: one region, or a non-finite map)."""
+    with itself (1; NaN where a score table has none: one region, or a non-finite map);
+    ``targets`` the classes the maps explain, None for each image's prediction."""
 
     x: Tensor
     pred: Tensor
@@ -147,22 +149,34 @@ class CleanView:
     labels: Tensor
     top: Tensor
     rbo: np.ndarray
+    targets: Tensor | None = None
 
     @property
     def n_max(self) -> int:
         return self.importance.shape[1]
 
+    @property
+    def explained(self) -> Tensor:
+        """The class each map explains (N,): the given targets, or the clean prediction."""
+        return self.pred if self.targets is None else self.targets
+
 
 def clean_view(
-    cam: AttackedCam, x: Tensor, segments: np.ndarray, settings: ExplanationAttackSettings | None = None
+    cam: AttackedCam,
+    x: Tensor,
+    segments: np.ndarray,
+    settings: ExplanationAttackSettings | None = None,
+    targets: Tensor | None = None,
 ) -> CleanView:
-    """The clean state of the images x (N,3,H,W) in [0, 1] with their region labels (N,H,W)."""
+    """The clean state of the images x (N,3,H,W) in [0, 1] with their region labels (N,H,W);
+    ``targets``: the class every map of an image explains (None: the clean prediction, also for
+    the iterates, which keep it)."""
     settings = ExplanationAttackSettings() if settings is None else settings
     segments = np.asarray(segments)
     if segments.shape != (len(x), *x.shape[-2:]) or not np.issubdtype(segments.dtype, np.integer):
         raise ValueError(f"segments: expected integer labels of shape {(len(x), *x.shape[-2:])}, got {segments.shape}")
     with torch.no_grad():
-        pred, raw, maps = cam.real(x)
+        pred, raw, maps = cam.real(x, targets)
     n_max = int(segments.max()) + 1
     labels, valid = region_labels(segments, n_max)
     importance = importances(maps, segments, n_max)
@@ -180,6 +194,7 @@ def clean_view(
         labels=torch.as_tensor(labels, device=x.device),
         top=torch.as_tensor(top, device=x.device),
         rbo=ranking_rbo(importance, importance, valid, settings.p),
+        targets=None if targets is None else targets.to(device=x.device, dtype=torch.long),
     )
 
 
@@ -262,7 +277,7 @@ def explanation_attack(
             if step:
                 with torch.enable_grad():
                     xr = x.detach().requires_grad_(True)
-                    share = top_share(cam.surrogate(xr, clean.pred, settings.beta), clean)
+                    share = top_share(cam.surrogate(xr, clean.explained, settings.beta), clean)
                     (gradient,) = torch.autograd.grad(share.sum(), xr, allow_unused=True)
                 if gradient is not None:  # None: the CAM does not depend on the input
                     direction = torch.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0).sign()
@@ -270,7 +285,7 @@ def explanation_attack(
                 x = torch.minimum(torch.maximum(x, x0 - eps), x0 + eps).clamp(0.0, 1.0)
             stored = torch.minimum(torch.maximum(torch.round(x * 255), low), high) / 255
             with torch.no_grad():
-                step_pred, step_raw, maps = cam.real(stored)
+                step_pred, step_raw, maps = cam.real(stored, clean.targets)
             rbo = ranking_rbo(clean.importance, importances(maps, clean.segments, clean.n_max), clean.valid, settings.p)
             keep = (step_pred == clean.pred).cpu().numpy() & (rbo < best)
             if keep.any():

@@ -53,8 +53,9 @@ class ExplanationAttackResult:
     prediction: the attack keeps it), ``target`` int64 (N,S) (the class the map explains),
     ``maps`` the CAM's raw maps float32 (N,S,h,w), ``rbo`` float64 (N,S) against the clean
     ranking, ``found`` bool (N,S) (an image other than the clean one was kept; always True
-    for a transfer where the source found one); ``severity`` (S,), ``clean_pred`` (N,) and
-    ``source_cam``, the CAM whose search found the images."""
+    for a transfer where the source found one); ``severity`` (S,), ``clean_pred`` (N,),
+    ``clean_target`` (N,) (the class the clean map explains) and ``source_cam``, the CAM whose
+    search found the images."""
 
     images: np.ndarray
     pred: np.ndarray
@@ -64,6 +65,7 @@ class ExplanationAttackResult:
     found: np.ndarray
     severity: np.ndarray
     clean_pred: np.ndarray
+    clean_target: np.ndarray
     source_cam: str
 
 
@@ -82,19 +84,27 @@ def explanation_attack_images(
     namespace: str = "",
     settings: ExplanationAttackSettings | None = None,
     params: Any = None,
+    targets: np.ndarray | Sequence[int] | None = None,
     reshape: Reshape | None = None,
     batch_size: int = 32,
     device: torch.device | str | None = None,
 ) -> ExplanationAttackResult:
     """The worst case of the gradient-family CAM ``method`` at each severity (L-inf budget
     ``severity_parameter("explanation_attack", s, params)``) for uint8 images (N,H,W,3) with
-    their clean region labels ``segments`` (N,H,W). The model sees ``(x - mean) / std`` and
-    runs in eval mode (its mode is restored afterwards); ``device`` defaults to the model's."""
+    their clean region labels ``segments`` (N,H,W). ``targets``: the class each image's maps
+    explain (``cam_options.target: label``), None for its prediction. The model sees
+    ``(x - mean) / std`` and runs in eval mode (its mode is restored afterwards); ``device``
+    defaults to the model's."""
     settings = ExplanationAttackSettings() if settings is None else settings
     _check(images, segments, ids, batch_size)
     if not severities:
         raise ValueError("severities: empty; give at least one of 1..5")
     budgets = [float(severity_parameter(NOISE, s, params)) for s in severities]  # type: ignore[arg-type]
+    labels = None if targets is None else torch.as_tensor(np.asarray(targets))
+    if labels is not None and (labels.shape != (len(images),) or labels.is_floating_point()):
+        raise ValueError(
+            f"targets: expected {len(images)} integer class indices, got {tuple(labels.shape)} {labels.dtype}"
+        )
     target = _device(model, device)
     was_training = model.training
     model.eval()
@@ -104,29 +114,30 @@ def explanation_attack_images(
         for start in range(0, len(images), batch_size):
             rows = slice(start, start + batch_size)
             x = to_unit_nchw(torch.as_tensor(np.ascontiguousarray(images[rows]), device=target))
-            clean = clean_view(cam, x, segments[rows], settings)
+            given = None if labels is None else labels[rows].to(target)
+            clean = clean_view(cam, x, segments[rows], settings, given)
             found = []
             for severity, eps in zip(severities, budgets, strict=True):
                 draws = generators(namespace, NOISE, severity, seed, ids[rows])
                 found.append(explanation_attack(cam, clean, eps, draws, settings))
-            parts.append((clean.pred, found))
+            parts.append((clean.pred, clean.explained, found))
     finally:
         model.train(was_training)
-    stacked = {
-        "images": [torch.stack([_uint8(w.images) for w in found], 1) for _, found in parts],
-        "pred": [torch.stack([w.pred for w in found], 1) for _, found in parts],
-        "maps": [torch.stack([w.raw for w in found], 1) for _, found in parts],
-    }
-    arrays = {name: torch.cat(values).cpu().numpy() for name, values in stacked.items()}
+
+    def joined(values: list[torch.Tensor]) -> np.ndarray:
+        return torch.cat(values).cpu().numpy()
+
+    clean_targets = joined([clean_target for _, clean_target, _ in parts]).astype(np.int64)
     return ExplanationAttackResult(
-        images=arrays["images"],
-        pred=arrays["pred"].astype(np.int64),
-        target=arrays["pred"].astype(np.int64),
-        maps=arrays["maps"].astype(np.float32),
-        rbo=np.concatenate([np.stack([w.rbo for w in found], 1) for _, found in parts]),
-        found=np.concatenate([np.stack([w.found for w in found], 1) for _, found in parts]),
+        images=joined([torch.stack([_uint8(w.images) for w in found], 1) for _, _, found in parts]),
+        pred=joined([torch.stack([w.pred for w in found], 1) for _, _, found in parts]).astype(np.int64),
+        target=np.repeat(clean_targets[:, None], len(severities), 1),
+        maps=joined([torch.stack([w.raw for w in found], 1) for _, _, found in parts]).astype(np.float32),
+        rbo=np.concatenate([np.stack([w.rbo for w in found], 1) for _, _, found in parts]),
+        found=np.concatenate([np.stack([w.found for w in found], 1) for _, _, found in parts]),
         severity=np.asarray(severities, dtype=np.int64),
-        clean_pred=torch.cat([pred for pred, _ in parts]).cpu().numpy().astype(np.int64),
+        clean_pred=joined([pred for pred, _, _ in parts]).astype(np.int64),
+        clean_target=clean_targets,
         source_cam=method,
     )
 
@@ -145,8 +156,8 @@ def transfer_explanation_attack(
     device: torch.device | str | None = None,
 ) -> ExplanationAttackResult:
     """A CAM (``map_function``, e.g. :func:`camrobust.cams.cam_map_function` of ScoreCAM) on the
-    images another CAM's search found (``source``): its raw maps of the kept images' predicted
-    class and their RBO against its own clean ranking, which explains the clean prediction.
+    images another CAM's search found (``source``): its raw maps of the classes the source's maps
+    explain and their RBO against its own clean ranking (of ``source.clean_target``).
     ``images`` and ``segments`` are the clean ones ``source`` was computed from."""
     _check(images, segments, [""] * len(images), batch_size)
     if source.images.shape[0] != len(images) or source.images.shape[2:] != images.shape[1:]:
@@ -161,17 +172,16 @@ def transfer_explanation_attack(
         for start in range(0, len(images), batch_size):
             rows = slice(start, start + batch_size)
             clean = normalise(to_unit_nchw(torch.as_tensor(np.ascontiguousarray(images[rows]), device=target)))
-            clean_pred = torch.as_tensor(source.clean_pred[rows], device=target)
-            clean_map = postprocess(map_function(model, clean, clean_pred), clean.shape[-2:])
+            clean_target = torch.as_tensor(source.clean_target[rows], device=target)
+            clean_map = postprocess(map_function(model, clean, clean_target), clean.shape[-2:])
             n_max = int(segments[rows].max()) + 1
             reference = importances(clean_map, segments[rows], n_max)
             _, valid = region_labels(segments[rows], n_max)
             batch_maps, batch_rbo = [], []
             for s in range(n_severities):
                 adversarial = torch.as_tensor(np.ascontiguousarray(source.images[rows, s]), device=target)
-                raw = map_function(
-                    model, normalise(to_unit_nchw(adversarial)), torch.as_tensor(source.pred[rows, s]).to(target)
-                )
+                explained = torch.as_tensor(source.target[rows, s], device=target)
+                raw = map_function(model, normalise(to_unit_nchw(adversarial)), explained)
                 importance = importances(postprocess(raw, clean.shape[-2:]), segments[rows], n_max)
                 batch_maps.append(raw.detach().float().cpu().numpy())
                 batch_rbo.append(ranking_rbo(reference, importance, valid, p))
@@ -182,12 +192,13 @@ def transfer_explanation_attack(
     return ExplanationAttackResult(
         images=source.images,
         pred=source.pred,
-        target=source.pred,
+        target=source.target,
         maps=np.concatenate(maps),
         rbo=np.concatenate(rbo),
         found=source.found,
         severity=source.severity,
         clean_pred=source.clean_pred,
+        clean_target=source.clean_target,
         source_cam=source.source_cam,
     )
 
