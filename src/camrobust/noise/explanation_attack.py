@@ -11,10 +11,10 @@ eps      1/255 2/255 4/255 8/255 16/255
 ======== ===== ===== ===== ===== ======
 
 **Search.** Projected sign-gradient descent (PGD) on a differentiable surrogate of the ranking
-change, Ghorbani et al.'s (2019) top-k attack on regions: with E(x') the post-processed CAM of
-the class t the clean CAM explains (the clean prediction, or a given class such as the label)
-(:func:`camrobust.cams.postprocess`), I_j(x') = mean of E(x') over clean
-region j and T the clean image's top ``ceil(top_fraction * m)`` regions (m regions),
+change, Ghorbani et al.'s (2019) top-k attack on regions: with E(x') the post-processed CAM
+(:func:`camrobust.cams.postprocess`) of the class t the clean CAM explains (the clean
+prediction, or a given class such as the label), I_j(x') the mean of E(x') over clean region j
+and T the clean image's top ``ceil(top_fraction * m)`` regions (m regions),
 
     D(x') = sum_{j in T} I_j(x') / (sum_j I_j(x') + 1e-12),
 
@@ -26,7 +26,7 @@ differentiated by power iteration, while the forward values stay the real model'
 (:class:`camrobust.cams.differentiable.SurrogateGradients`); a non-finite gradient entry
 counts as 0, and a CAM that does not depend on the input is not moved. Each of ``restarts``
 runs starts at ``x + eps (2u - 1)``, u ~ U[0, 1) per value from the image's own generator
-(keyed like every noise's draws: the result depends neither on the batch nor on the job split).
+(keyed like every noise's draws, so the batch and the job split do not change the search).
 
 **Acceptance is exact.** The start and every step's iterate are quantised to what would be
 stored, ``round(255 x')`` clipped to the budget around the clean uint8 values (so
