@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 CamFamily = Literal["gradient", "model", "baseline"]
-NoiseKind = Literal["pixel", "attack"]
+NoiseKind = Literal["pixel", "attack", "explanation_attack"]
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,11 @@ class Cam:
 class Noise:
     """A built-in noise type.
 
-    ``kind``: ``pixel`` (model-free: one store per dataset, shared by all models) or ``attack``
-    (gradient attack on the model's prediction: one store per dataset and model). ``family``:
-    the module of ``camrobust.noise`` that implements it."""
+    ``kind``: ``pixel`` (model-free: one store per dataset, shared by all models), ``attack``
+    (gradient attack on the model's prediction: one store per dataset and model) or
+    ``explanation_attack`` (worst case of a CAM's region ranking that keeps the prediction: one
+    store per dataset, model and CAM). ``family``: the module of ``camrobust.noise`` that
+    implements it."""
 
     name: str
     label: str
@@ -98,8 +100,10 @@ NOISE_TYPES: tuple[Noise, ...] = (
     Noise("spatter", "spatter", "pixel", "weather"),
     Noise("rician_noise", "Rician noise", "pixel", "sensor"),
     Noise("poisson_gaussian_noise", "Poisson-Gaussian noise", "pixel", "sensor"),
+    Noise("uniform_noise", "uniform noise", "pixel", "sensor"),
     Noise("fgsm", "FGSM", "attack", "attacks"),
     Noise("pgd", "PGD", "attack", "attacks"),
+    Noise("explanation_attack", "explanation attack", "explanation_attack", "explanation_attack"),
 )
 
 CAM_METHODS: tuple[str, ...] = tuple(cam.name for cam in CAMS)
@@ -116,6 +120,9 @@ PIXEL_NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noi
 """Model-free noise types: one store per dataset, shared by all models."""
 ATTACKS: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "attack")
 """Adversarial noise types: one store per (dataset, model)."""
+EXPLANATION_ATTACKS: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "explanation_attack")
+"""Worst-case perturbations of a CAM's region ranking that keep the prediction: one store per
+(dataset, model, CAM)."""
 
 SEVERITY_LEVELS = 5
 """Severities of every built-in noise table (ImageNet-C's 1..5)."""

@@ -197,6 +197,45 @@ LOCALISATION: tuple[Score, ...] = (POINTING_GAME, ENERGY_POINTING_GAME, RELEVANC
 """The localisation scores, one column each in a localisation table (one row per image and condition)."""
 
 
+# --- sanity and worst case ---------------------------------------------------------------------
+
+PIXEL_SPEARMAN = Score(
+    "pixel_spearman", "pixel Spearman ρ", True, "Spearman correlation of the pixels of two CAMs (average ranks)"
+)
+RANDOMISATION_RBO = Score(
+    "randomisation_rbo",
+    "RBO r, randomised model",
+    False,
+    "RBO of the region rankings of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION_SPEARMAN = Score(
+    "randomisation_spearman",
+    "pixel Spearman ρ, randomised model",
+    False,
+    "Spearman correlation of the pixels of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION_SSIM = Score(
+    "randomisation_ssim",
+    "SSIM, randomised model",
+    False,
+    "SSIM of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION: tuple[Score, ...] = (RANDOMISATION_RBO, RANDOMISATION_SPEARMAN, RANDOMISATION_SSIM)
+"""The model randomisation test's scores at full randomisation (the last stage), RBO first: the
+randomisation similarity of a CAM. Per stage they are the columns rbo, pixel_spearman and ssim
+of the randomisation table; a model-free baseline scores 1 by construction."""
+WORST_CASE_CONSISTENCY = Score(
+    "worst_case_consistency",
+    "worst-case C",
+    True,
+    "mean RBO r of the explanation attack's images, which keep the predicted class: consistency in "
+    "the worst case within the L-inf budget",
+)
+
+
 # --- axes of trust -----------------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from camrobust.cams.gradcam_elementwise import gradcam_elementwise
 from camrobust.cams.gradcampp import gradcampp
 from camrobust.cams.hirescam import hirescam
 from camrobust.cams.layercam import layercam
+from camrobust.cams.map_function import MapFunction, cam_map_function
 from camrobust.cams.postprocess import postprocess
 from camrobust.cams.probe import Probe
 from camrobust.cams.random_map import random_map
@@ -60,6 +61,7 @@ __all__ = [
     "MODEL_METHODS",
     "POST_ACTIVATIONS",
     "Capture",
+    "MapFunction",
     "Probe",
     "Reshape",
     "BaselineMethod",
@@ -67,6 +69,7 @@ __all__ = [
     "ablationcam",
     "baseline_maps",
     "baseline_raw_maps",
+    "cam_map_function",
     "capture",
     "centre_map",
     "class_blob_map",
