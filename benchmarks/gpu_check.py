@@ -17,7 +17,7 @@ import torch
 import torchvision
 from cam_throughput import forward_backward, ours, timed
 
-from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, compute_cams, model_cams
+from camrobust.cams import EXPLAINING_METHODS, GRADIENT_METHODS, compute_cams, model_cams
 
 TOLERANCE = 1e-3
 
@@ -48,7 +48,7 @@ def compare(model: torch.nn.Module, device: torch.device, args: argparse.Namespa
     )
     with torch.no_grad():
         targets = model(inputs).argmax(1)
-    on_cpu = compute_cams(model, args.layer, inputs, CAM_METHODS, targets, args.channel_batch)
+    on_cpu = compute_cams(model, args.layer, inputs, EXPLAINING_METHODS, targets, args.channel_batch)
     tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
@@ -56,7 +56,7 @@ def compare(model: torch.nn.Module, device: torch.device, args: argparse.Namespa
             copy.deepcopy(model).to(device),
             args.layer,
             inputs.to(device),
-            CAM_METHODS,
+            EXPLAINING_METHODS,
             targets.to(device),
             args.channel_batch,
         )
@@ -67,7 +67,7 @@ def compare(model: torch.nn.Module, device: torch.device, args: argparse.Namespa
         f"(tolerance {TOLERANCE})"
     )
     agree = True
-    for name in CAM_METHODS:
+    for name in EXPLAINING_METHODS:
         diff = float((on_device[name].cpu() - on_cpu[name]).abs().max())
         agree &= diff <= TOLERANCE
         print(f"  {name:20s} max |diff| {diff:.2e} {'ok' if diff <= TOLERANCE else 'FAIL'}")

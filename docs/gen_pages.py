@@ -231,11 +231,14 @@ class NoiseEntry:
 
 
 def parameter(kind: str, value: Any) -> str:
-    """One severity's parameter as the catalogue prints it; attack budgets in 1/255 steps."""
+    """One severity's parameter as the catalogue prints it; attack budgets, and any value that
+    ``:g`` would round but k/255 gives exactly (the uniform noise's budgets), in 1/255 steps."""
     if isinstance(value, tuple | list):
         return "(" + ", ".join(parameter(kind, item) for item in value) + ")"
-    if kind == "attack" and isinstance(value, float) and math.isclose(value * 255, round(value * 255), abs_tol=1e-9):
-        return f"{round(value * 255)}/255"
+    steps = round(value * 255) if isinstance(value, float) else None
+    if steps is not None and math.isclose(value * 255, steps, abs_tol=1e-9):
+        if kind in ("attack", "explanation_attack") or (float(f"{value:g}") != value and steps / 255 == value):
+            return f"{steps}/255"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

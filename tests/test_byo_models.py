@@ -186,7 +186,7 @@ def test_prepare_model_warns_of_a_permuted_class_order(tmp_path: Path) -> None:
     assert card.accuracy["eval"] == 0.0 and expected is not None
     assert models.ModelCard.from_json(tmp_path / "card.json").extra["warnings"] == [expected]
     assert f"WARNING {expected}" in (tmp_path / "job.log").read_text()
-    report.write_model_card_page(
+    report.write_model_card(
         card_path=tmp_path / "card.json", title="eval / grey: model card", out=tmp_path / "model_card.html"
     )
     page = (tmp_path / "model_card.html").read_text()

@@ -156,9 +156,17 @@ def small_inputs(n: int = 5) -> Tensor:
     return torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(1))
 
 
+def as_images01(x: Tensor) -> Tensor:
+    """Inputs rescaled to [0, 1], the images the baseline maps take."""
+    return (x - x.min()) / (x.max() - x.min())
+
+
+IDS = [f"image-{i}" for i in range(5)]
+
+
 def test_maps_shape_range_dtype_and_no_hooks_left() -> None:
-    model = small_cnn()
-    cams = compute_cams(model, "2", small_inputs(), CAM_METHODS, batch_size=2)
+    model, x = small_cnn(), small_inputs()
+    cams = compute_cams(model, "2", x, CAM_METHODS, batch_size=2, images01=as_images01(x), ids=IDS)
     assert not any(module._forward_hooks for module in model.modules())
     assert list(cams) == list(CAM_METHODS)
     for cam in cams.values():
@@ -170,8 +178,9 @@ def test_targets_none_uses_argmax() -> None:
     model, x = small_cnn(), small_inputs()
     predicted = model(x).argmax(1)
     assert torch.equal(capture(model, "2", x).targets, predicted)
-    ours = compute_cams(model, "2", x, CAM_METHODS, batch_size=4)
-    explicit = compute_cams(model, "2", x, CAM_METHODS, targets=predicted, batch_size=4)
+    images = {"images01": as_images01(x), "ids": IDS}
+    ours = compute_cams(model, "2", x, CAM_METHODS, batch_size=4, **images)
+    explicit = compute_cams(model, "2", x, CAM_METHODS, targets=predicted, batch_size=4, **images)
     other = compute_cams(model, "2", x, ["gradcam"], targets=(predicted + 1) % 4, batch_size=4)
     for name in CAM_METHODS:  # the same targets: the same operations on the same values
         assert torch.equal(ours[name], explicit[name]), name

@@ -3,12 +3,15 @@ the package with a throw-away method is checked in a subprocess (the source tree
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import copy
 import textwrap
 from pathlib import Path
 
-from tests.builtin_cam import package_with_cam, pythonpath
+import pandas as pd
+import pytest
+
+from tests.package_copy import add_cam, copy_package, environment_with_copy, run_with_copy
+from tests.workflow import snakemake, write_config
 
 CHECK = textwrap.dedent(
     """
@@ -21,7 +24,6 @@ CHECK = textwrap.dedent(
     import camrobust
     from camrobust import cams, config, registry
 
-    assert camrobust.__file__.startswith(sys.argv[1]), camrobust.__file__
     assert registry.cam("throwaway_cam").family == "gradient"
     assert "throwaway_cam" in cams.GRADIENT_METHODS and "throwaway_cam" in cams.CAM_METHODS
     assert "throwaway_cam" not in cams.MODEL_METHODS
@@ -67,12 +69,26 @@ CHECK = textwrap.dedent(
 
 
 def test_a_new_builtin_cam_is_one_module_and_one_registry_line(tmp_path: Path) -> None:
-    root = package_with_cam(tmp_path, "throwaway_cam")
-    result = subprocess.run(
-        [sys.executable, "-c", CHECK, str(root)],
-        env=pythonpath(root),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout + result.stderr
+    source_root = copy_package(tmp_path)
+    add_cam(source_root, "throwaway_cam")
+    assert run_with_copy(source_root, CHECK).stdout.strip().endswith("ok")
+
+
+@pytest.mark.workflow
+def test_a_new_builtin_cam_runs_through_the_workflow(tmp_path: Path, tiny_config: dict) -> None:
+    """The throw-away method of a copied package, named in `cams:`, goes through every stage of the
+    tiny config: its scores equal LayerCAM's (the same formula) row for row."""
+    source_root = copy_package(tmp_path / "package")
+    add_cam(source_root, "throwaway_cam")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    config = {**copy.deepcopy(tiny_config), "cams": ["layercam", "throwaway_cam"], "noises": {"gaussian_noise": [1, 5]}}
+    write_config(workdir, config)
+    snakemake(workdir, "results/summary/robustness.csv", env=environment_with_copy(source_root))
+    scores = pd.read_parquet(workdir / "results/summary/scores.parquet")
+    twin = scores[scores["cam"] == "throwaway_cam"].drop(columns="cam").reset_index(drop=True)
+    layercam = scores[scores["cam"] == "layercam"].drop(columns="cam").reset_index(drop=True)
+    assert len(twin) == tiny_config["datasets"]["tiny"]["n_images"] * 2
+    pd.testing.assert_frame_equal(twin, layercam)
+    summary = pd.read_csv(workdir / "results/summary/robustness.csv")
+    assert set(summary["cam"]) == {"layercam", "throwaway_cam"}

@@ -15,7 +15,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 from torchvision.models import resnet18, vgg11
 
-from camrobust.cams import CAM_METHODS, compute_cams
+from camrobust.cams import EXPLAINING_METHODS, compute_cams
 from tests.gradcam_oracle import (
     POSTPROCESS_TOL,
     PYTORCH_GRAD_CAM,
@@ -57,7 +57,7 @@ def setup(
     torch.manual_seed(0)
     model = build().eval().double()
     inputs = torch.randn(n, 3, size, size, dtype=torch.float64)
-    ours = {k: v.numpy() for k, v in compute_cams(model, layer, inputs, CAM_METHODS).items()}
+    ours = {k: v.numpy() for k, v in compute_cams(model, layer, inputs, EXPLAINING_METHODS).items()}
     return model, model.get_submodule(layer), inputs, predicted_targets(model, inputs), ours
 
 
@@ -74,7 +74,7 @@ def record_weights(cam: BaseCAM) -> list[np.ndarray]:
     return recorded
 
 
-@pytest.mark.parametrize("method", CAM_METHODS)
+@pytest.mark.parametrize("method", EXPLAINING_METHODS)
 @pytest.mark.parametrize("arch", CASES)
 def test_parity_with_pytorch_grad_cam(arch: str, method: str) -> None:
     model, layer, inputs, targets, ours = setup(arch)

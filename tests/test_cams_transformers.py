@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchvision.models import SwinTransformer, VisionTransformer
 
-from camrobust.cams import CAM_METHODS, GRADIENT_METHODS, capture, compute_cams, postprocess, token_reshape
+from camrobust.cams import EXPLAINING_METHODS, GRADIENT_METHODS, capture, compute_cams, postprocess, token_reshape
 from tests.gradcam_oracle import (
     POSTPROCESS_TOL,
     PYTORCH_GRAD_CAM,
@@ -63,7 +63,7 @@ def test_all_methods_on_narrow_token_models(build: Builder, grid: tuple[int, int
     reshape = token_reshape(model, size)
     cap = capture(model, layer, inputs, reshape=reshape)
     assert cap.activations.shape[-2:] == grid
-    maps = compute_cams(model, layer, inputs, CAM_METHODS, batch_size=64, reshape=reshape)
+    maps = compute_cams(model, layer, inputs, EXPLAINING_METHODS, batch_size=64, reshape=reshape)
     ours = {name: cam.numpy() for name, cam in maps.items()}
     for name, cam in ours.items():
         assert cam.shape == (2, size, size) and np.isfinite(cam).all(), name

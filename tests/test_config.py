@@ -111,6 +111,11 @@ def test_typos_are_refused_with_the_closest_key(base_config: dict, change, key: 
             "/nonexistent/images",
         ),
         (lambda c: c.update(devcie="cpu"), "devcie", "device"),
+        (
+            lambda c: c["noises"].update(explanation_attack=[1]),
+            "noises.explanation_attack",
+            "explanation_attack_images",
+        ),
     ],
 )
 def test_bad_values_name_their_key(base_config: dict, change, key: str, named: str) -> None:

@@ -184,6 +184,13 @@ def test_api_pages_document_the_module_they_are_named_after() -> None:
         assert identifiers == [page.stem], f"{page.name} documents {identifiers}"
 
 
+def test_every_package_has_an_api_page() -> None:
+    source = ROOT / "src" / "camrobust"
+    packages = {f"camrobust.{path.parent.name}" for path in source.glob("*/__init__.py")}
+    pages = {page.stem for page in (DOCS / "api").glob("*.md")}
+    assert packages <= pages, f"packages without an API page: {sorted(packages - pages)}"
+
+
 def test_generated_blocks_are_known_and_filled(gen: ModuleType) -> None:
     for page in DOCS.glob("*.md"):
         text = page.read_text()

@@ -11,7 +11,7 @@ import torch
 
 from camrobust import netsplit
 from camrobust.cams import (
-    CAM_METHODS,
+    EXPLAINING_METHODS,
     GRADIENT_METHODS,
     MODEL_METHODS,
     Probe,
@@ -92,8 +92,8 @@ def test_default_target_layer_and_gradient_cams(arch: str) -> None:
 @pytest.mark.slow
 def test_every_cam_method_runs_on_resnet18() -> None:
     model = zoo_model("resnet18", 64)
-    maps = compute_cams(model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(CAM_METHODS), batch_size=512)
-    _assert_maps(maps, CAM_METHODS, 64)
+    maps = compute_cams(model, DEFAULT_TARGET_LAYERS["resnet18"], _images(64), list(EXPLAINING_METHODS), batch_size=512)
+    _assert_maps(maps, EXPLAINING_METHODS, 64)
     _assert_some_map_varies({name: maps[name] for name in MODEL_METHODS})
 
 

@@ -14,13 +14,21 @@ from PIL import Image
 from scipy.stats import norm, poisson
 from skimage import color
 
-from camrobust.noise import ATTACKS, NOISES, PIXEL_NOISES, defocus_kernel, perturb, severity_parameter
+from camrobust.noise import (
+    ATTACKS,
+    EXPLANATION_ATTACKS,
+    NOISES,
+    PIXEL_NOISES,
+    defocus_kernel,
+    perturb,
+    severity_parameter,
+)
 
 torch.set_num_threads(1)  # tiny tensors: one thread avoids oversubscription
 
 SEVERITIES = (1, 2, 3, 4, 5)
 GREY = 128
-RANDOM_NOISES = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise")
+RANDOM_NOISES = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "uniform_noise")
 ROUNDING_VARIANCE = 1 / (12 * 255**2)  # uniform rounding error of one 1/255 step
 # Moment tolerances follow from the sample size, not from a run: a flat 64 px image gives
 # n = 64 * 64 * 3 = 12,288 values; a sample std has relative standard error 1 / sqrt(2n) = 0.64%,
@@ -117,6 +125,20 @@ def test_speckle_noise_variance_is_x2_sigma2(severity: int) -> None:
     assert residual(out).std() == pytest.approx(math.sqrt(variance + ROUNDING_VARIANCE), rel=0.03)
     if severity == 1:
         assert residual(out).std() == pytest.approx(x * sigma, rel=0.03)
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_uniform_noise_stays_within_its_budget_with_the_rounded_uniform_law(severity: int) -> None:
+    """255 x is an integer on a flat image, so the stored residual is d = round(v), v ~ U[-e, e)
+    (e = 1, 2, 4, 8, 16): P(d = k) = 1 / (2e) for |k| < e and 1 / (4e) for k = -e, e, hence
+    |d| <= e (the L-inf budget holds after rounding), E d = 0 and
+    Var d = (e - 1)(2e - 1) / 6 + e / 2."""
+    e = round(255 * NOISES["uniform_noise"].params[severity - 1])
+    d = residual(perturb(flat(), "uniform_noise", severity, seed=5, ids=["a"])) * 255
+    variance = (e - 1) * (2 * e - 1) / 6 + e / 2
+    assert np.abs(d).max() == e
+    assert d.mean() == pytest.approx(0.0, abs=5 * math.sqrt(variance / d.size))
+    assert d.var() == pytest.approx(variance, rel=0.06)
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
@@ -268,14 +290,15 @@ def test_perturb_params_override_replaces_sigma() -> None:
     assert residual(out).std() == pytest.approx(math.sqrt(0.02**2 + ROUNDING_VARIANCE), rel=0.03)
 
 
-def test_registry_lists_all_twenty_three_types() -> None:
+def test_registry_lists_all_twenty_five_types() -> None:
     assert PIXEL_NOISES == (
         "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "gaussian_blur",
         "defocus_blur", "jpeg_compression", "brightness", "contrast", "motion_blur", "zoom_blur",
         "glass_blur", "snow", "frost", "fog", "elastic_transform", "pixelate", "saturate",
-        "spatter", "rician_noise", "poisson_gaussian_noise",
+        "spatter", "rician_noise", "poisson_gaussian_noise", "uniform_noise",
     )  # fmt: skip
     assert ATTACKS == ("fgsm", "pgd")
+    assert EXPLANATION_ATTACKS == ("explanation_attack",)
     assert all(len(spec.params) == 5 for spec in NOISES.values())
 
 

@@ -80,7 +80,7 @@ def summary() -> pd.DataFrame:
 
 def test_cam_colors_are_fixed_per_method_whatever_the_subset() -> None:
     everything = plots.cam_colors(plots.CANONICAL_CAMS)
-    assert len(set(everything.values())) == 10
+    assert len(set(everything.values())) == len(plots.CANONICAL_CAMS) == 14  # ten CAMs, four baseline maps
     assert everything["gradcam"] == "#1f77b4"  # tab10 colour 0
     subset = plots.cam_colors(["scorecam", "gradcam"])
     assert subset == {"scorecam": everything["scorecam"], "gradcam": everything["gradcam"]}

@@ -22,8 +22,9 @@ def canonical(value: Any) -> Any:
 
 def staging_settings(spec: Mapping[str, Any], split: str) -> dict[str, Any]:
     """The settings of a validated dataset ``spec`` that staging ``split`` reads, canonical: not its
-    ``segmentation`` (the segmentation stage's), and not ``n_train`` for the "eval" split."""
-    unread = {"segmentation", "n_train"} if split == "eval" else {"segmentation"}
+    ``segmentation`` (the segmentation stage's), its ``masks`` or ``boxes`` (the masks stage's), and
+    not ``n_train`` for the "eval" split."""
+    unread = {"segmentation", "masks", "boxes"} | ({"n_train"} if split == "eval" else set())
     return canonical({key: value for key, value in spec.items() if key not in unread})
 
 

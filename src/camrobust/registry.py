@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-CamFamily = Literal["gradient", "model"]
-NoiseKind = Literal["pixel", "attack"]
+CamFamily = Literal["gradient", "model", "baseline"]
+NoiseKind = Literal["pixel", "attack", "explanation_attack"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class Cam:
     """A built-in CAM method.
 
     ``family``: ``gradient`` (a function of the target layer's activations and gradients, one
-    forward and one backward pass) or ``model`` (reruns the model on masked inputs or ablated
-    layer outputs)."""
+    forward and one backward pass), ``model`` (reruns the model on masked inputs or ablated
+    layer outputs) or ``baseline`` (a model-free map that explains nothing, the floor a CAM must
+    beat: a function of the image, its id, the seed and at most the predicted class)."""
 
     name: str
     label: str
@@ -43,9 +44,11 @@ class Cam:
 class Noise:
     """A built-in noise type.
 
-    ``kind``: ``pixel`` (model-free: one store per dataset, shared by all models) or ``attack``
-    (gradient attack on the model's prediction: one store per dataset and model). ``family``:
-    the module of ``camrobust.noise`` that implements it."""
+    ``kind``: ``pixel`` (model-free: one store per dataset, shared by all models), ``attack``
+    (gradient attack on the model's prediction: one store per dataset and model) or
+    ``explanation_attack`` (worst case of a CAM's region ranking that keeps the prediction: one
+    store per dataset, model and CAM). ``family``: the module of ``camrobust.noise`` that
+    implements it."""
 
     name: str
     label: str
@@ -69,6 +72,10 @@ CAMS: tuple[Cam, ...] = (
     Cam("eigengradcam", "EigenGradCAM", "gradient"),
     Cam("scorecam", "ScoreCAM", "model"),
     Cam("ablationcam", "AblationCAM", "model"),
+    Cam("random_map", "random map", "baseline"),
+    Cam("centre_map", "centre map", "baseline"),
+    Cam("edge_map", "edge map", "baseline"),
+    Cam("class_blob_map", "class blob map", "baseline"),
 )
 
 NOISE_TYPES: tuple[Noise, ...] = (
@@ -93,8 +100,10 @@ NOISE_TYPES: tuple[Noise, ...] = (
     Noise("spatter", "spatter", "pixel", "weather"),
     Noise("rician_noise", "Rician noise", "pixel", "sensor"),
     Noise("poisson_gaussian_noise", "Poisson-Gaussian noise", "pixel", "sensor"),
+    Noise("uniform_noise", "uniform noise", "pixel", "sensor"),
     Noise("fgsm", "FGSM", "attack", "attacks"),
     Noise("pgd", "PGD", "attack", "attacks"),
+    Noise("explanation_attack", "explanation attack", "explanation_attack", "explanation_attack"),
 )
 
 CAM_METHODS: tuple[str, ...] = tuple(cam.name for cam in CAMS)
@@ -102,12 +111,18 @@ GRADIENT_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family ==
 """CAMs computed from the target layer's activations and gradients (one forward + backward)."""
 MODEL_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "model")
 """CAMs that rerun the model on masked inputs or ablated layer outputs."""
+BASELINE_CAMS: tuple[str, ...] = tuple(cam.name for cam in CAMS if cam.family == "baseline")
+"""Model-free baseline maps that explain nothing (a floor every CAM should beat): functions of the
+image, its id, the seed and at most the predicted class (:mod:`camrobust.cams.catalogue`)."""
 
 NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES)
 PIXEL_NOISES: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "pixel")
 """Model-free noise types: one store per dataset, shared by all models."""
 ATTACKS: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "attack")
 """Adversarial noise types: one store per (dataset, model)."""
+EXPLANATION_ATTACKS: tuple[str, ...] = tuple(noise.name for noise in NOISE_TYPES if noise.kind == "explanation_attack")
+"""Worst-case perturbations of a CAM's region ranking that keep the prediction: one store per
+(dataset, model, CAM)."""
 
 SEVERITY_LEVELS = 5
 """Severities of every built-in noise table (ImageNet-C's 1..5)."""

@@ -132,3 +132,147 @@ SET_SCORES: dict[str, Score] = {PRESERVING: CONSISTENCY, CHANGING: RESPONSIVENES
 """What each set's value measures: r on class-preserving pairs, 1 - r on class-changing pairs."""
 SET_VALUES: dict[str, str] = {PRESERVING: "r", CHANGING: "1 - r"}
 """The value a pair of each set contributes, r being its RBO."""
+
+# --- faithfulness: does the model need what the map points at? (see camrobust.faithfulness) -----
+
+DELETION_AUC = Score(
+    "deletion_auc",
+    "deletion AUC",
+    False,
+    "area under the target-class probability as the pixels are deleted, highest CAM value first "
+    "(Petsiuk et al. 2018); a faithful map makes the probability fall fast",
+)
+INSERTION_AUC = Score(
+    "insertion_auc",
+    "insertion AUC",
+    True,
+    "area under the target-class probability as the pixels are restored into a blurred image, "
+    "highest CAM value first (Petsiuk et al. 2018); a faithful map makes it rise fast",
+)
+ROAD_MORF = Score(
+    "road_morf",
+    "ROAD MoRF",
+    False,
+    "mean target-class probability after imputing the most relevant pixels by noisy linear "
+    "imputation, over the removal percentages (Rong et al. 2022)",
+)
+ROAD_LERF = Score(
+    "road_lerf",
+    "ROAD LeRF",
+    True,
+    "mean target-class probability after imputing the least relevant pixels by noisy linear "
+    "imputation, over the removal percentages (Rong et al. 2022)",
+)
+REGION_DELETION_AUC = Score(
+    "region_deletion_auc",
+    "region deletion AUC",
+    False,
+    "area under the target-class probability as the clean image's regions are deleted in the order "
+    "of their mean CAM value, the ranking the robustness score compares (IROF-like, Rieger & Hansen 2020)",
+)
+FAITHFULNESS: tuple[Score, ...] = (DELETION_AUC, INSERTION_AUC, ROAD_MORF, ROAD_LERF, REGION_DELETION_AUC)
+"""The faithfulness scores, one column each in a faithfulness table (one row per clean image)."""
+
+# --- localisation: does the map point at the object? (see camrobust.localisation) --------------
+
+POINTING_GAME = Score(
+    "pointing_game",
+    "pointing game",
+    True,
+    "share of the map's maximum that falls on the object (Zhang et al. 2018): 1 = a hit, 0 = a miss",
+)
+ENERGY_POINTING_GAME = Score(
+    "energy_pointing_game",
+    "energy pointing game",
+    True,
+    "share of the map's total mass inside the object (Wang et al. 2020)",
+)
+RELEVANCE_RANK_ACCURACY = Score(
+    "relevance_rank_accuracy",
+    "relevance rank accuracy",
+    True,
+    "share of the K highest pixels that lie inside the object, K its size in pixels (Arras et al. 2022)",
+)
+LOCALISATION: tuple[Score, ...] = (POINTING_GAME, ENERGY_POINTING_GAME, RELEVANCE_RANK_ACCURACY)
+"""The localisation scores, one column each in a localisation table (one row per image and condition)."""
+
+
+# --- sanity and worst case ---------------------------------------------------------------------
+
+PIXEL_SPEARMAN = Score(
+    "pixel_spearman", "pixel Spearman ρ", True, "Spearman correlation of the pixels of two CAMs (average ranks)"
+)
+RANDOMISATION_RBO = Score(
+    "randomisation_rbo",
+    "RBO r, randomised model",
+    False,
+    "RBO of the region rankings of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION_SPEARMAN = Score(
+    "randomisation_spearman",
+    "pixel Spearman ρ, randomised model",
+    False,
+    "Spearman correlation of the pixels of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION_SSIM = Score(
+    "randomisation_ssim",
+    "SSIM, randomised model",
+    False,
+    "SSIM of the fully randomised model's CAM and the trained model's "
+    "(lower = the map depends on what the model learned)",
+)
+RANDOMISATION: tuple[Score, ...] = (RANDOMISATION_RBO, RANDOMISATION_SPEARMAN, RANDOMISATION_SSIM)
+"""The model randomisation test's scores at full randomisation (the last stage), RBO first: the
+randomisation similarity of a CAM. Per stage they are the columns rbo, pixel_spearman and ssim
+of the randomisation table; a model-free baseline scores 1 by construction."""
+WORST_CASE_CONSISTENCY = Score(
+    "worst_case_consistency",
+    "worst-case C",
+    True,
+    "mean RBO r of the explanation attack's images, which keep the predicted class: consistency in "
+    "the worst case within the L-inf budget",
+)
+
+
+# --- axes of trust -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis along which a CAM earns trust, with the scores that measure it.
+
+    ``name``: the key in tables (trust.csv, the statistics); ``label``: short text for figures;
+    ``scores``: the scores on this axis, each with its own direction; ``description``: the question
+    the axis answers, one sentence for captions and docs."""
+
+    name: str
+    label: str
+    scores: tuple[Score, ...]
+    description: str
+
+
+ROBUSTNESS_AXIS = Axis(
+    "robustness",
+    "Robustness",
+    (RM,),
+    "does the map's region ranking hold when noise keeps the class and move when it changes it",
+)
+FAITHFULNESS_AXIS = Axis(
+    "faithfulness", "Faithfulness", FAITHFULNESS, "does the model's prediction need what the map points at"
+)
+LOCALISATION_AXIS = Axis(
+    "localisation", "Localisation", LOCALISATION, "does the map point at the object (where ground truth exists)"
+)
+AXES: tuple[Axis, ...] = (ROBUSTNESS_AXIS, FAITHFULNESS_AXIS, LOCALISATION_AXIS)
+"""The axes of the trust summary, in display order."""
+
+
+def axis_of(score: str) -> Axis:
+    """The axis a score (by its column name) belongs to; KeyError naming the known scores."""
+    for axis in AXES:
+        if any(entry.name == score for entry in axis.scores):
+            return axis
+    known = [entry.name for axis in AXES for entry in axis.scores]
+    raise KeyError(f"score {score!r} is on no axis; scores on an axis: {', '.join(known)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -61,19 +62,42 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def resize_center_crop(rgb: np.ndarray, image_size: int) -> np.ndarray:
-    """Resize the shorter side to ``round(image_size * 256/224)`` (bilinear, antialiased) and take
-    the centre ``image_size`` square (top/left offsets ``round((side - image_size) / 2)``)."""
-    height, width = rgb.shape[:2]
+@dataclass(frozen=True)
+class Geometry:
+    """Where an image of ``height`` x ``width`` px lands when staged at ``image_size``: resized to
+    ``new_height`` x ``new_width``, then the ``image_size`` square at (``top``, ``left``) is kept.
+    Pixel centres map as x' = (x + 0.5) new_width / width - 0.5 - left (PIL's resampling grid)."""
+
+    height: int
+    width: int
+    new_height: int
+    new_width: int
+    top: int
+    left: int
+
+
+def staging_geometry(height: int, width: int, image_size: int) -> Geometry:
+    """The shorter side resized to ``round(image_size * 256/224)``, the other in proportion
+    (truncated), and the centre ``image_size`` square (offsets ``round((side - image_size) / 2)``)."""
     short = round(image_size * RESIZE_RATIO)
     if height <= width:
         new_h, new_w = short, int(short * width / height)
     else:
         new_h, new_w = int(short * height / width), short
-    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    top = round((new_h - image_size) / 2.0)
-    left = round((new_w - image_size) / 2.0)
-    return resized[top : top + image_size, left : left + image_size]
+    return Geometry(height, width, new_h, new_w, round((new_h - image_size) / 2.0), round((new_w - image_size) / 2.0))
+
+
+def resize_center_crop(rgb: np.ndarray, image_size: int) -> np.ndarray:
+    """Resize the shorter side to ``round(image_size * 256/224)`` (bilinear, antialiased) and take
+    the centre ``image_size`` square (:func:`staging_geometry`)."""
+    geometry = staging_geometry(rgb.shape[0], rgb.shape[1], image_size)
+    return crop(Image.fromarray(rgb), geometry, image_size, Image.Resampling.BILINEAR)
+
+
+def crop(image: Image.Image, geometry: Geometry, image_size: int, resample: Image.Resampling) -> np.ndarray:
+    """``image`` resized by ``resample`` and cropped as ``geometry`` says, as an array."""
+    resized = np.asarray(image.resize((geometry.new_width, geometry.new_height), resample))
+    return resized[geometry.top : geometry.top + image_size, geometry.left : geometry.left + image_size]
 
 
 def load_image(path: Path | str, image_size: int, min_size: int) -> np.ndarray:

@@ -55,6 +55,19 @@ def wnid_folder_staging(
     )
 
 
+def imagenet_wnids(spec: dict[str, Any], root: Path, folders: Sequence[str]) -> list[str]:
+    """The 1000 wnids in ImageNet class-index order: ``spec["synsets"]`` (a LOC_synset_mapping.txt)
+    when set, else the class ``folders`` of ``root`` when they are all 1000 (sorted)."""
+    if "synsets" in spec:
+        return _read_synsets(Path(spec["synsets"]))
+    if len(folders) == 1000:
+        return list(folders)
+    raise DatasetError(
+        f"root: {root} has {len(folders)} class folders; ImageNet validation needs all 1000 wnid folders, "
+        "or set synsets: <path to LOC_synset_mapping.txt> to map a subset"
+    )
+
+
 def stage_imagenet_val(spec: dict[str, Any], split: str, seed: int, chunk_size: int) -> Staging:
     """ImageNet validation in ImageFolder layout (``root/<wnid>/<image>``). Class index = position of
     the wnid in the sorted list of all 1000 wnids, or in ``spec["synsets"]`` (a
@@ -63,17 +76,7 @@ def stage_imagenet_val(spec: dict[str, Any], split: str, seed: int, chunk_size: 
         raise DatasetError(f"split: {split!r} not available for kind 'imagenet_val'; allowed: eval")
     root = Path(spec["root"])
     listing = list_image_folder(root)
-    wnids = listing[2]
-    if "synsets" in spec:
-        all_wnids = _read_synsets(Path(spec["synsets"]))
-    elif len(wnids) == 1000:
-        all_wnids = wnids
-    else:
-        raise DatasetError(
-            f"root: {root} has {len(wnids)} class folders; ImageNet validation needs all 1000 wnid folders, "
-            "or set synsets: <path to LOC_synset_mapping.txt> to map a subset"
-        )
-    index_of = {wnid: i for i, wnid in enumerate(all_wnids)}
+    index_of = {wnid: i for i, wnid in enumerate(imagenet_wnids(spec, root, listing[2]))}
     return wnid_folder_staging(
         root, listing, index_of, dataset="ImageNet", spec=spec, split="eval", seed=seed, chunk_size=chunk_size
     )

@@ -1,4 +1,4 @@
-"""Noises: ImageNet-C corruptions, medical-imaging noises and gradient attacks.
+"""Noises: ImageNet-C corruptions, medical-imaging noises, gradient attacks and the explanation attack.
 
 Every noise works on x = image / 255 in [0, 1] (float64 for the pixel noises, float32 for the
 attacks), clips to [0, 1] and stores ``round(255 x)`` as uint8, rounding half to even. Each
@@ -6,10 +6,11 @@ image draws its randomness from its own generator keyed by (namespace, noise, se
 id, seed), so its output never depends on the batch size, the device or the job split.
 
 The modules: one per family of noises, as the registry names them (:mod:`.sensor`,
-:mod:`.blur`, :mod:`.weather`, :mod:`.digital`, :mod:`.attacks`), each function carrying its
-severity table (:mod:`.severity`); :mod:`.catalogue` (``NOISES``, read from the registry);
-:mod:`.apply` (:func:`perturb`, :func:`attack`); :mod:`.draws` and :mod:`.pixels` (per-image
-random draws, conversions). The names below are re-exported here.
+:mod:`.blur`, :mod:`.weather`, :mod:`.digital`, :mod:`.attacks`, :mod:`.explanation_attack`),
+each function carrying its severity table (:mod:`.severity`); :mod:`.catalogue` (``NOISES``,
+read from the registry); :mod:`.apply` (:func:`perturb`, :func:`attack`); :mod:`.worst_case`
+(:func:`explanation_attack_images`, :func:`transfer_explanation_attack`); :mod:`.draws` and
+:mod:`.pixels` (per-image random draws, conversions). The names below are re-exported here.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from camrobust.noise.blur import (
     motion_blur,
     zoom_blur,
 )
-from camrobust.noise.catalogue import ATTACKS, NOISES, PIXEL_NOISES, noise_spec, severity_parameter
+from camrobust.noise.catalogue import ATTACKS, EXPLANATION_ATTACKS, NOISES, PIXEL_NOISES, noise_spec, severity_parameter
 from camrobust.noise.digital import brightness, contrast, elastic_transform, jpeg_compression, pixelate, saturate
 from camrobust.noise.draws import Generators
+from camrobust.noise.explanation_attack import ExplanationAttackSettings, explanation_attack
 from camrobust.noise.pixels import GREY_WEIGHTS, luminance
 from camrobust.noise.sensor import (
     gaussian_noise,
@@ -38,6 +40,7 @@ from camrobust.noise.sensor import (
     rician_noise,
     shot_noise,
     speckle_noise,
+    uniform_noise,
 )
 from camrobust.noise.severity import NoiseSpec, ParamValue, SeverityTable, noise_type
 from camrobust.noise.weather import (
@@ -55,10 +58,12 @@ from camrobust.noise.weather import (
     snow,
     spatter,
 )
+from camrobust.noise.worst_case import ExplanationAttackResult, explanation_attack_images, transfer_explanation_attack
 
 __all__ = [
     "ATTACKS",
     "DEFOCUS_MODE",
+    "EXPLANATION_ATTACKS",
     "FROST_DECAY",
     "FROST_MEAN",
     "FROST_SHARPNESS",
@@ -74,6 +79,8 @@ __all__ = [
     "SPATTER_RELIEF",
     "WATER_COLOUR",
     "AttackResult",
+    "ExplanationAttackResult",
+    "ExplanationAttackSettings",
     "Forward",
     "Generators",
     "NoiseSpec",
@@ -85,6 +92,8 @@ __all__ = [
     "defocus_blur",
     "defocus_kernel",
     "elastic_transform",
+    "explanation_attack",
+    "explanation_attack_images",
     "fgsm",
     "fog",
     "frost",
@@ -111,5 +120,7 @@ __all__ = [
     "spatter",
     "speckle_noise",
     "success_rate",
+    "transfer_explanation_attack",
+    "uniform_noise",
     "zoom_blur",
 ]

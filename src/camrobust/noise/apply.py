@@ -19,7 +19,12 @@ from camrobust.devices import resolve_device
 from camrobust.noise.attacks import Forward
 from camrobust.noise.catalogue import ATTACKS, PIXEL_NOISES, noise_spec, severity_parameter
 from camrobust.noise.draws import generators
-from camrobust.noise.pixels import luminance, to_uint8, to_unit_nchw
+from camrobust.noise.pixels import normaliser, to_uint8, to_unit_nchw
+
+_EXPLANATION_ATTACK = (
+    "noise {noise!r} attacks a CAM, not the prediction, and needs the model, its target layer and "
+    "the images' segments; call camrobust.noise.explanation_attack_images(model, ...) instead"
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ def perturb(
     ``device`` (default CPU) runs the arithmetic; ``batch_size`` bounds memory only.
     """
     spec = noise_spec(noise)
+    if spec.kind == "explanation_attack":
+        raise ValueError(_EXPLANATION_ATTACK.format(noise=noise))
     if spec.kind == "attack":
         raise ValueError(
             f"noise {noise!r} is an adversarial attack and needs a model; "
@@ -93,6 +100,8 @@ def attack(
     prediction). ``device`` defaults to the device of the model's parameters.
     """
     spec = noise_spec(noise)
+    if spec.kind == "explanation_attack":
+        raise ValueError(_EXPLANATION_ATTACK.format(noise=noise))
     if spec.kind != "attack":
         raise ValueError(
             f"noise {noise!r} needs no model; call camrobust.noise.perturb() (attack() takes: {', '.join(ATTACKS)})"
@@ -162,13 +171,5 @@ def _model_device(model: nn.Module) -> torch.device:
 
 def _normalised_forward(model: nn.Module, mean: Sequence[float], std: Sequence[float], device: torch.device) -> Forward:
     """x (N, 3, H, W) in [0, 1] -> model((x - mean) / std); one mean/std value feeds the luminance."""
-    channels = len(mean)
-    if channels not in (1, 3) or len(std) != channels or any(s <= 0 for s in std):
-        raise ValueError(
-            f"mean/std: expected 3 (or 1, for luminance) per-channel values with std > 0, got mean={mean!r} std={std!r}"
-        )
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, channels, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, channels, 1, 1)
-    if channels == 1:
-        return lambda x: model((luminance(x) - mean_t) / std_t)
-    return lambda x: model((x - mean_t) / std_t)
+    normalise = normaliser(mean, std, device)
+    return lambda x: model(normalise(x))

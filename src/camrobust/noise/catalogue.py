@@ -18,7 +18,16 @@ from typing import Any
 from camrobust.noise.severity import NoiseSpec, ParamValue, is_number, noise_type, severity_table
 from camrobust.registry import NOISE_TYPES, Noise
 
-__all__ = ["ATTACKS", "NOISES", "PIXEL_NOISES", "NoiseSpec", "noise_type", "noise_spec", "severity_parameter"]
+__all__ = [
+    "ATTACKS",
+    "EXPLANATION_ATTACKS",
+    "NOISES",
+    "PIXEL_NOISES",
+    "NoiseSpec",
+    "noise_spec",
+    "noise_type",
+    "severity_parameter",
+]
 
 
 def _implementation(entry: Noise) -> Callable[..., Any]:
@@ -39,6 +48,7 @@ def _spec(entry: Noise) -> NoiseSpec:
 NOISES: dict[str, NoiseSpec] = {entry.name: _spec(entry) for entry in NOISE_TYPES}
 PIXEL_NOISES: tuple[str, ...] = tuple(name for name, spec in NOISES.items() if spec.kind == "pixel")
 ATTACKS: tuple[str, ...] = tuple(name for name, spec in NOISES.items() if spec.kind == "attack")
+EXPLANATION_ATTACKS: tuple[str, ...] = tuple(name for name, spec in NOISES.items() if spec.kind == "explanation_attack")
 
 
 def noise_spec(noise: str) -> NoiseSpec:

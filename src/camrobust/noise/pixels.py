@@ -8,7 +8,7 @@ numpy, scipy or PIL run image by image on the CPU through :func:`per_image` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,3 +52,18 @@ def per_uint8_image(x: Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor
     """Apply ``fn`` to each image stored as uint8 (H, W, 3) on the CPU; back to [0, 1]."""
     pixels = to_uint8(x).cpu().numpy()
     return torch.from_numpy(np.stack([fn(image) for image in pixels])).to(x) / 255
+
+
+def normaliser(mean: Sequence[float], std: Sequence[float], device: torch.device) -> Callable[[Tensor], Tensor]:
+    """x (N, 3, H, W) in [0, 1] -> ``(x - mean) / std`` per channel, float32 constants on ``device``;
+    one mean/std value feeds the luminance (N, 1, H, W). Differentiable."""
+    channels = len(mean)
+    if channels not in (1, 3) or len(std) != channels or any(s <= 0 for s in std):
+        raise ValueError(
+            f"mean/std: expected 3 (or 1, for luminance) per-channel values with std > 0, got mean={mean!r} std={std!r}"
+        )
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, channels, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, channels, 1, 1)
+    if channels == 1:
+        return lambda x: (luminance(x) - mean_t) / std_t
+    return lambda x: (x - mean_t) / std_t

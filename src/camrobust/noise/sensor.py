@@ -2,7 +2,8 @@
 
 The four ImageNet-C noises follow Hendrycks & Dietterich (2019) with their severity tables;
 rician_noise (magnitude MRI) and poisson_gaussian_noise (low-dose X-ray / CT detectors) have
-their own tables and references. Each draws per image (:mod:`camrobust.noise.draws`) and runs
+their own tables and references; uniform_noise is the random counterpart of the L-inf budgets of
+the attacks. Each draws per image (:mod:`camrobust.noise.draws`) and runs
 batched on the images' device.
 """
 
@@ -91,3 +92,19 @@ def poisson_gaussian_noise(x: Tensor, photons_read: tuple[float, float], generat
     """
     photons, read = photons_read
     return shot_noise(x, photons, generators) + read * standard_normal(x, generators)
+
+
+@noise_type(params=tuple(e / 255 for e in (1, 2, 4, 8, 16)), rule="eps >= 0")
+def uniform_noise(x: Tensor, eps: float, generators: Generators) -> Tensor:
+    """Additive uniform noise: ``x + U(-eps, eps)`` on every channel value; eps (1 2 4 8 16) / 255.
+
+    ======== ===== ===== ===== ===== ======
+    severity 1     2     3     4     5
+    eps      1/255 2/255 4/255 8/255 16/255
+    ======== ===== ===== ===== ===== ======
+
+    The budgets of FGSM, PGD and the explanation attack: a random perturbation of the same
+    L-inf size, so consistency under it is the average case beside their worst case. The
+    draws are U[0, 1) per value, mapped to eps (2u - 1).
+    """
+    return x + eps * (2 * uniform(tuple(x.shape[1:]), generators, x) - 1)

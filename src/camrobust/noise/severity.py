@@ -13,15 +13,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from torch import Tensor
-
-from camrobust.registry import SEVERITY_LEVELS
+from camrobust.registry import SEVERITY_LEVELS, NoiseKind
 
 ParamValue = float | tuple[float, ...]
 Check = Callable[[Any], bool]
-NoiseFunction = TypeVar("NoiseFunction", bound=Callable[..., Tensor])
+NoiseFunction = TypeVar("NoiseFunction", bound=Callable[..., Any])
 
 TABLE_ATTRIBUTE = "severity_table"
 """The attribute of a noise function that holds its :class:`SeverityTable`."""
@@ -88,12 +86,14 @@ class NoiseSpec:
     ``fn(x, parameter, generators)`` for a pixel noise: x float64 (N, H, W, 3) in [0, 1], one
     CPU generator per image, returns the noisy x before clipping. ``fn(forward, x, targets, eps,
     generators)`` for an attack: x float32 (N, 3, H, W) in [0, 1], ``forward`` normalises and
-    runs the model, returns the adversarial x.
+    runs the model, returns the adversarial x. ``fn(cam, clean, eps, generators, settings)`` for
+    an explanation attack (:mod:`camrobust.noise.explanation_attack`): returns the worst case
+    found for the CAM within the budget.
     """
 
-    kind: Literal["pixel", "attack"]
+    kind: NoiseKind
     params: tuple[ParamValue, ...]
-    fn: Callable[..., Tensor]
+    fn: Callable[..., Any]
     rule: str = "a finite number >= 0"
     valid: Check = non_negative
 

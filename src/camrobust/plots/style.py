@@ -69,9 +69,11 @@ def cam_colors(methods: Iterable[str]) -> dict[str, str]:
     """Fixed hex colour per CAM method, identical in every figure and for every subset.
 
     The built-in methods get the ten tab10 colours in :data:`CANONICAL_CAMS` order (any
-    spelling: case, '-', '_', '++'/'pp'); other names get a Dark2 colour picked by a stable hash.
+    spelling: case, '-', '_', '++'/'pp'), and those past the tenth (the baseline maps) every fourth
+    colour of tab20b (dark blue, olive, brown, red, purple); other names get a Dark2 colour picked
+    by a stable hash.
     """
-    known = palette("tab10")
+    known = palette("tab10") + palette("tab20b")[::4]
     extra = palette("Dark2")
     colors: dict[str, str] = {}
     for method in methods:

@@ -23,7 +23,7 @@ cams.smk               cams                  gradient_cam_maps, model_cam_maps
 segment.smk            segment               segment_images
 score.smk              score                 score_cams
 summarise.smk          summarise             collect_scores, summarise_robustness, statistical_tests
-report.smk             report                plot_* and write_model_card_page
+report.smk             report                plot_* and write_model_card
 =====================  ====================  ===================================================
 
 The stores' layouts are described in :mod:`camrobust.io`.

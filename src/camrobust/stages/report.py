@@ -190,7 +190,7 @@ def plot_region_counts(
         return plots.region_counts(counts, Path(out))
 
 
-def write_model_card_page(*, card_path: PathLike, title: str, out: PathLike) -> None:
+def write_model_card(*, card_path: PathLike, title: str, out: PathLike) -> None:
     """The report's page of a model card (:func:`camrobust.models.card_page`): warnings such as
     accuracy below chance first."""
     from camrobust import models
