@@ -15,9 +15,13 @@ include: "rules/segment.smk"
 include: "rules/score.smk"
 include: "rules/summarise.smk"
 include: "rules/report.smk"
+include: "rules/pages.smk"
+include: "rules/sensitivity.smk"
 
 
-report: "report/workflow.rst"
+# The report's first page: the landing page the workflow writes from the results (an absolute
+# path, so that it is found with --directory too); before a run, the static description.
+report: landing_page()
 
 
 localrules:

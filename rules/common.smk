@@ -4,6 +4,9 @@ Every param taken from the config goes through ``camrobust.canonical`` or is a s
 typed: equal settings give equal params, which Snakemake compares to rerun a job.
 """
 
+from pathlib import Path
+
+from camrobust.analysis.settings import settings as sensitivity_settings
 from camrobust.canonical import canonical, model_settings, staging_settings
 from camrobust.config import (
     model_datasets,
@@ -13,6 +16,7 @@ from camrobust.config import (
 )
 from camrobust.registry import (
     ATTACKS,
+    cam_label,
     CAM_METHODS,
     GRADIENT_CAMS,
     MODEL_CAMS,
@@ -58,6 +62,13 @@ GPU = 0 if DEVICE == "cpu" else 1
 # on the CPU one each, so that jobs (most of whose time is single-threaded start-up) run side by
 # side. The demo CNNs compute identical numbers on 1 and 2 threads.
 MODEL_THREADS = 1 if DEVICE == "cpu" else 2
+# Bootstrap settings of every interval (summary, tests, verdicts, agreement, sensitivity).
+N_BOOT = config["metric"]["n_bootstrap"]
+CI = config["metric"]["ci"]
+MIN_N = config["metric"]["min_n"]
+ALPHA = config["statistics"]["alpha"]
+# Vector formats written beside every figure's PNG (report.formats), in one order.
+FORMATS = sorted(f for f in config["report"]["formats"] if f != "png")
 
 
 def experiments():
@@ -145,6 +156,12 @@ def attack_stores():
     }
 
 
+def score_paths(wildcards):
+    """The score tables of every CAM of one (dataset, model, noise)."""
+    prefix = f"results/scores/{wildcards.dataset}/{wildcards.model}/{wildcards.noise}"
+    return [f"{prefix}/{cam}.parquet" for cam in config["cams"]]
+
+
 def cam_stores(wildcards, condition):
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}/{condition}"
     return [f"{prefix}/{cam}.zarr" for cam in config["cams"]]
@@ -157,6 +174,134 @@ STATISTICS = [
     "noise_types",
     "severity_trend",
 ]
+
+
+def also(path):
+    """The vector-format copies of a figure ``path`` (wildcards kept): one per FORMATS."""
+    stem = path.rsplit(".", 1)[0].replace("{", "{{").replace("}", "}}")
+    return expand(f"{stem}.{{ext}}", ext=FORMATS)
+
+
+def dataset_sensitivity(dataset):
+    """The metric.sensitivity settings of ``dataset`` (those other than its main ones), canonical:
+    [{name, rbo_p, segmentation}]."""
+    method = config["datasets"][dataset]["segmentation"].get("method", "quickshift")
+    main_p = config["metric"]["rbo_p"]
+    chosen = sensitivity_settings(
+        config["metric"]["sensitivity"], rbo_p=main_p, segmentation=method
+    )
+    return canonical(
+        [
+            {
+                "name": s.name,
+                "rbo_p": s.value if s.parameter == "rbo_p" else main_p,
+                "segmentation": s.value if s.parameter == "segmentation" else method,
+            }
+            for s in chosen
+        ]
+    )
+
+
+def sensitivity_tables():
+    return [
+        f"results/sensitivity/scores/{d}/{m}/{noise}.parquet"
+        for d, m in experiments()
+        if dataset_sensitivity(d)
+        for noise in config["noises"]
+    ]
+
+
+def sensitivity_segments(wildcards):
+    """Segmentation method -> segments store of the settings of a dataset: the main store for
+    its own method, a sensitivity store for another."""
+    own = config["datasets"][wildcards.dataset]["segmentation"].get(
+        "method", "quickshift"
+    )
+    methods = sorted(
+        {s["segmentation"] for s in dataset_sensitivity(wildcards.dataset)}
+    )
+    return {
+        method: (
+            f"results/segments/{wildcards.dataset}.zarr"
+            if method == own
+            else f"results/sensitivity/segments/{wildcards.dataset}/{method}.zarr"
+        )
+        for method in methods
+    }
+
+
+def drilldown_pages():
+    """The drill-down folders, one per (dataset, model, noise): a page per CAM in each."""
+    return [
+        f"results/report/pages/drilldown/{d}/{m}/{noise}"
+        for d, m in sorted(experiments())
+        for noise in sorted(config["noises"])
+    ]
+
+
+def landing_inputs():
+    """What the landing page links, as the outputs that make it (a drill-down folder for its pages)."""
+    links = landing_links()
+    files = [row[-1] for rows in links.values() for row in rows]
+    return [f for f in files if "/pages/drilldown/" not in f] + drilldown_pages()
+
+
+def landing_links():
+    """The report items the landing page links: rows (dataset, model, label, path), (dataset,
+    model, noise, label, path) and (label, path), in sorted order (the config's key order is no
+    setting)."""
+    experiment, per_noise = [], []
+    for d, m in sorted(experiments()):
+        prefix = f"results/report/{d}/{m}"
+        experiment += [
+            [d, m, "robustness heat-map", f"{prefix}/robustness_heatmap.png"],
+            [d, m, "severity curves", f"{prefix}/severity_curves.png"],
+            [d, m, "model card", f"{prefix}/model_card.html"],
+        ]
+        for noise in sorted(config["noises"]):
+            per_noise += [
+                [d, m, noise, "CAM overlays", f"{prefix}/{noise}/cam_overlays.jpg"],
+                [
+                    d,
+                    m,
+                    noise,
+                    "critical difference (preserving)",
+                    f"{prefix}/{noise}/critical_difference_preserving.png",
+                ],
+                [
+                    d,
+                    m,
+                    noise,
+                    "critical difference (changing)",
+                    f"{prefix}/{noise}/critical_difference_changing.png",
+                ],
+            ]
+            per_noise += [
+                [
+                    d,
+                    m,
+                    noise,
+                    f"drill-down {cam_label(cam)}",
+                    f"results/report/pages/drilldown/{d}/{m}/{noise}/{cam}.html",
+                ]
+                for cam in config["cams"]
+            ]
+    run = [
+        ["ranking agreement", "results/report/ranking_agreement.png"],
+        ["change rates", "results/report/change_rates.png"],
+        ["region counts", "results/report/region_counts.png"],
+        ["robustness table (CSV)", "results/summary/robustness.csv"],
+        ["verdicts (CSV)", "results/summary/verdicts.csv"],
+        ["CAM pairs (tests)", "results/statistics/cam_pairwise.csv"],
+    ]
+    if sensitivity_tables():
+        run.append(
+            [
+                "sensitivity to the metric's settings",
+                "results/report/pages/sensitivity.html",
+            ]
+        )
+    return {"experiment": experiment, "noise": per_noise, "run": run}
 
 
 def figures():
@@ -187,10 +332,35 @@ def figures():
     )
 
 
+def sensitivity_outputs():
+    if not sensitivity_tables():
+        return []
+    return [
+        "results/summary/sensitivity.csv",
+        "results/report/sensitivity.png",
+        *also("results/report/sensitivity.png"),
+        "results/report/pages/sensitivity.html",
+    ]
+
+
+def landing_page():
+    """The Snakefile's ``report:`` file: the generated landing page where it exists (an absolute
+    path: Snakemake joins a relative one to the Snakefile's folder, not the working directory).
+    """
+    landing = Path("results/report/pages/landing.rst").resolve()
+    return str(landing) if landing.exists() else "report/workflow.rst"
+
+
 def final_outputs():
     return [
         "results/summary/robustness.csv",
+        "results/summary/robustness.md",
+        "results/summary/robustness.tex",
+        "results/summary/verdicts.csv",
         *[f"results/statistics/{name}.csv" for name in STATISTICS],
         *figures(),
         *[f"results/report/{d}/{m}/model_card.html" for d, m in experiments()],
+        *drilldown_pages(),
+        *sensitivity_outputs(),
+        "results/report/pages/landing.rst",
     ]

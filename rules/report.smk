@@ -2,12 +2,13 @@ rule plot_robustness_heatmap:
     input:
         "results/summary/robustness.csv",
     output:
-        report(
+        figure=report(
             "results/report/{dataset}/{model}/robustness_heatmap.png",
             caption="../report/captions/robustness_heatmap.rst",
             category="Robustness",
             subcategory="{dataset} / {model}",
         ),
+        formats=also("results/report/{dataset}/{model}/robustness_heatmap.png"),
     log:
         "logs/plot_robustness_heatmap/{dataset}/{model}.log",
     benchmark:
@@ -24,12 +25,13 @@ rule plot_severity_curves:
     input:
         "results/summary/robustness.csv",
     output:
-        report(
+        figure=report(
             "results/report/{dataset}/{model}/severity_curves.png",
             caption="../report/captions/severity_curves.rst",
             category="Robustness",
             subcategory="{dataset} / {model}",
         ),
+        formats=also("results/report/{dataset}/{model}/severity_curves.png"),
     log:
         "logs/plot_severity_curves/{dataset}/{model}.log",
     benchmark:
@@ -44,21 +46,20 @@ rule plot_severity_curves:
 
 rule plot_cam_overlays:
     input:
-        unpack(model_files),
         images="results/data/{dataset}/eval.zarr",
         noisy=lambda wc: noisy_images_path(wc.dataset, wc.model, wc.noise),
         segments="results/segments/{dataset}.zarr",
-        clean_predictions="results/predictions/{dataset}/{model}/clean.zarr",
-        noisy_predictions="results/predictions/{dataset}/{model}/{noise}.zarr",
+        scores=lambda wc: score_paths(wc),
         clean_cams=lambda wc: cam_stores(wc, "clean"),
         noisy_cams=lambda wc: cam_stores(wc, wc.noise),
     output:
-        report(
+        figure=report(
             "results/report/{dataset}/{model}/{noise}/cam_overlays.jpg",
             caption="../report/captions/cam_overlays.rst",
             category="CAM overlays",
             subcategory="{dataset} / {model}",
         ),
+        formats=also("results/report/{dataset}/{model}/{noise}/cam_overlays.jpg"),
     log:
         "logs/plot_cam_overlays/{dataset}/{model}/{noise}.log",
     benchmark:
@@ -87,6 +88,12 @@ rule plot_critical_difference:
             category="Statistical tests",
             subcategory="{dataset} / {model}",
         ),
+        formats=also(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_preserving.png"
+        )
+        + also(
+            "results/report/{dataset}/{model}/{noise}/critical_difference_changing.png"
+        ),
     log:
         "logs/plot_critical_difference/{dataset}/{model}/{noise}.log",
     benchmark:
@@ -94,20 +101,21 @@ rule plot_critical_difference:
     conda:
         "../envs/report.yaml"
     params:
-        alpha=config["statistics"]["alpha"],
+        alpha=ALPHA,
     script:
         "../workflow_scripts/plot_critical_difference.py"
 
 
 rule plot_ranking_agreement:
     input:
-        "results/summary/robustness.csv",
+        "results/summary/scores.parquet",
     output:
         figure=report(
             "results/report/ranking_agreement.png",
             caption="../report/captions/ranking_agreement.rst",
             category="Summary",
         ),
+        formats=also("results/report/ranking_agreement.png"),
         table="results/summary/ranking_agreement.csv",
     log:
         "logs/plot_ranking_agreement/plot_ranking_agreement.log",
@@ -116,20 +124,44 @@ rule plot_ranking_agreement:
     conda:
         "../envs/report.yaml"
     params:
-        figure="ranking_agreement",
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
     script:
-        "../workflow_scripts/plot_summary.py"
+        "../workflow_scripts/plot_ranking_agreement.py"
+
+
+rule plot_sensitivity:
+    input:
+        "results/summary/sensitivity.csv",
+    output:
+        figure=report(
+            "results/report/sensitivity.png",
+            caption="../report/captions/sensitivity.rst",
+            category="Sensitivity",
+        ),
+        formats=also("results/report/sensitivity.png"),
+    log:
+        "logs/plot_sensitivity/plot_sensitivity.log",
+    benchmark:
+        "results/benchmarks/plot_sensitivity/plot_sensitivity.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../workflow_scripts/plot_sensitivity.py"
 
 
 rule plot_change_rates:
     input:
         "results/summary/robustness.csv",
     output:
-        report(
+        figure=report(
             "results/report/change_rates.png",
             caption="../report/captions/change_rates.rst",
             category="Summary",
         ),
+        formats=also("results/report/change_rates.png"),
     log:
         "logs/plot_change_rates/plot_change_rates.log",
     benchmark:
@@ -146,11 +178,12 @@ rule plot_region_counts:
     input:
         expand("results/segments/{dataset}.zarr", dataset=sorted(config["datasets"])),
     output:
-        report(
+        figure=report(
             "results/report/region_counts.png",
             caption="../report/captions/region_counts.rst",
             category="Summary",
         ),
+        formats=also("results/report/region_counts.png"),
     log:
         "logs/plot_region_counts/plot_region_counts.log",
     benchmark:
@@ -172,12 +205,13 @@ rule plot_noise_examples:
             if noise in MODEL_FREE_NOISES
         ],
     output:
-        report(
+        figure=report(
             "results/report/{dataset}/noise_examples.png",
             caption="../report/captions/noise_examples.rst",
             category="Noise examples",
             subcategory="{dataset}",
         ),
+        formats=also("results/report/{dataset}/noise_examples.png"),
     log:
         "logs/plot_noise_examples/{dataset}.log",
     benchmark:

@@ -30,11 +30,55 @@ rule summarise_robustness:
         "../envs/analysis.yaml"
     params:
         attacks=sorted(ATTACKS),
-        n_bootstrap=config["metric"]["n_bootstrap"],
-        ci=config["metric"]["ci"],
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
         seed=SEED,
     script:
         "../workflow_scripts/summarise_robustness.py"
+
+
+rule export_robustness_table:
+    input:
+        "results/summary/robustness.csv",
+    output:
+        markdown="results/summary/robustness.md",
+        latex="results/summary/robustness.tex",
+    log:
+        "logs/export_robustness_table/export_robustness_table.log",
+    benchmark:
+        "results/benchmarks/export_robustness_table/export_robustness_table.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        ci=CI,
+    script:
+        "../workflow_scripts/export_robustness_table.py"
+
+
+rule summarise_verdicts:
+    input:
+        "results/summary/scores.parquet",
+    output:
+        report(
+            "results/summary/verdicts.csv",
+            caption="../report/captions/verdicts.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/summarise_verdicts/summarise_verdicts.log",
+    benchmark:
+        "results/benchmarks/summarise_verdicts/summarise_verdicts.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        practical_difference=config["statistics"]["practical_difference"],
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
+    script:
+        "../workflow_scripts/summarise_verdicts.py"
 
 
 rule test_cam_methods:
@@ -59,7 +103,11 @@ rule test_cam_methods:
         "../envs/analysis.yaml"
     params:
         test="cam_methods",
-        alpha=config["statistics"]["alpha"],
+        alpha=ALPHA,
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -81,7 +129,11 @@ rule test_datasets:
         "../envs/analysis.yaml"
     params:
         test="datasets",
-        alpha=config["statistics"]["alpha"],
+        alpha=ALPHA,
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -103,7 +155,11 @@ rule test_noise_types:
         "../envs/analysis.yaml"
     params:
         test="noise_types",
-        alpha=config["statistics"]["alpha"],
+        alpha=ALPHA,
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
     script:
         "../workflow_scripts/statistical_tests.py"
 
@@ -125,6 +181,10 @@ rule test_severity_trend:
         "../envs/analysis.yaml"
     params:
         test="severity_trend",
-        alpha=config["statistics"]["alpha"],
+        alpha=ALPHA,
+        n_bootstrap=N_BOOT,
+        ci=CI,
+        min_n=MIN_N,
+        seed=SEED,
     script:
         "../workflow_scripts/statistical_tests.py"

@@ -18,7 +18,7 @@ from camrobust.io.maps import pixel_maps
 from camrobust.io.store import open_store, read_array
 from camrobust.io.tables import read_score_groups
 from camrobust.stages import cams as cam_stages
-from camrobust.stages import features, get_model, noisy_images, report, score, segment, stage_data, summarise
+from camrobust.stages import features, get_model, noisy_images, score, segment, stage_data, summarise
 from tests.test_datasets import _write_mixed_folder
 
 N_IMAGES, SIZE = 10, 32
@@ -365,13 +365,6 @@ def test_maps_do_not_depend_on_the_batch_size(stage_inputs: dict[str, Path], tmp
     assert np.array_equal(maps[0], maps[1])
 
 
-def test_overlay_selection_mixes_changed_and_kept_images() -> None:
-    changed = np.array([False, True, False, True, True, False])
-    assert report.overlay_selection(changed, 4).tolist() == [0, 1, 2, 3]
-    assert report.overlay_selection(np.array([True, True, True, False]), 3).tolist() == [0, 1, 3]
-    assert report.overlay_selection(np.array([False, False]), 4).tolist() == [0, 1]
-
-
 def _random_score_table(dataset: str, model: str, noise: str, cam: str, rng: np.random.Generator) -> pd.DataFrame:
     n_images, severities = 15, [1, 3]
     rows = n_images * len(severities)
@@ -409,14 +402,14 @@ def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_pa
     collected = tmp_path / "scores.parquet"
     summarise.collect_scores(paths=paths, out=collected)
     whole = pd.read_parquet(collected)
-    expected = robustness_summary(whole, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3)
+    expected = robustness_summary(whole, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, min_n=5)
     assert len(expected) == 8 * 3
     small_groups = tmp_path / "small_row_groups.parquet"
     pq.write_table(pa.Table.from_pandas(whole, preserve_index=False), small_groups, row_group_size=7)
     assert pq.ParquetFile(small_groups).num_row_groups > 8 * 30 / 7
     for path in (collected, small_groups):
         streamed = summarise.summarise_robustness(
-            scores=path, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, out=tmp_path / "robustness.csv"
+            scores=path, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, min_n=5, out=tmp_path / "robustness.csv"
         )
         pd.testing.assert_frame_equal(streamed, expected, check_exact=True)
         keys = list(vocabulary.SCORE_KEYS)
@@ -427,6 +420,6 @@ def test_summary_streamed_per_score_table_equals_the_whole_tables_summary(tmp_pa
     top10 = tmp_path / "top10.parquet"
     whole.rename(columns={"iou_top20": "iou_top10"}).to_parquet(top10)
     streamed = summarise.summarise_robustness(
-        scores=top10, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, out=tmp_path / "robustness10.csv"
+        scores=top10, attacks=["fgsm"], n_boot=50, ci=0.9, seed=3, min_n=5, out=tmp_path / "robustness10.csv"
     )
     pd.testing.assert_frame_equal(streamed, expected.rename(columns={"iou_top20": "iou_top10"}), check_exact=True)

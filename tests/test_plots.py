@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from camrobust import plots, registry, vocabulary
+from camrobust.analysis.nonparametric import Bootstrap, Friedman, friedman
 from camrobust.analysis.robustness import NO_CHANGING, NO_PRESERVING
 from camrobust.plots import style
 from camrobust.plots.robustness_heatmap import _short_reason
@@ -97,9 +98,20 @@ def test_robustness_heatmap_sorts_by_rm_and_labels_nan_cells(summary: pd.DataFra
     rm = cells[cells["metric"] == "rm"].set_index(["cam", "noise"])
     assert rm.loc[("eigencam", "gaussian_noise"), "text"] == "0.40"
     assert np.isnan(rm.loc[("eigencam", "brightness"), "value"])
-    assert rm.loc[("eigencam", "brightness"), "text"] == "n/a:\nno changed"
+    assert rm.loc[("eigencam", "brightness"), "text"] == "n/a:\nno changing"
     consistency = cells[cells["metric"] == "consistency"]
     assert set(consistency["text"]) == {"1.00"}
+    # gaussian RM: gradcampp 0.6 [0.5, 0.7] is the best; eigencam [0.3, 0.5] touches its CI, gradcam [0.1, 0.3] does not
+    assert (
+        rm.loc[("gradcampp", "gaussian_noise"), "best"] and not rm.loc[("gradcampp", "gaussian_noise"), "overlaps_best"]
+    )
+    assert rm.loc[("eigencam", "gaussian_noise"), "overlaps_best"]
+    assert not rm.loc[("gradcam", "gaussian_noise"), "overlaps_best"]
+    thin = summary.copy()
+    thin.loc[thin["cam"] == "gradcam", ["rm_lo", "rm_hi"]] = np.nan
+    thin_cells = plots.robustness_heatmap(thin, "shapes", "democnn", tmp_path / "thin.png")
+    thin_rm = thin_cells[thin_cells["metric"] == "rm"].set_index(["cam", "noise"])
+    assert thin_rm.loc[("gradcam", "gaussian_noise"), "text"] == "0.20*"  # no CI: fewer than min_n images
 
 
 def test_robustness_heatmap_reads_a_csv_round_trip(summary: pd.DataFrame, tmp_path: Path) -> None:
@@ -117,8 +129,8 @@ def test_robustness_heatmap_names_available_pairs_for_unknown_dataset(summary: p
 
 def test_short_reason_picks_the_cause_of_each_metric() -> None:
     both = f"{NO_PRESERVING}; {NO_CHANGING}"
-    assert _short_reason(both, "consistency") == "no same-class"
-    assert _short_reason(both, "responsiveness") == "no changed"
+    assert _short_reason(both, "consistency") == "no preserving"
+    assert _short_reason(both, "responsiveness") == "no changing"
     assert _short_reason(None, "rm") == "no data"
     assert _short_reason("segmentation failed", "rm") == "segmentation …"
 
@@ -127,6 +139,21 @@ def test_severity_curves_draws_all_noises(summary: pd.DataFrame, tmp_path: Path)
     plots.severity_curves(summary, "shapes", "democnn", tmp_path / "curves.png")
     width, height = assert_png(tmp_path / "curves.png")
     assert width > height  # two noise columns side by side, one block
+
+
+def test_severity_curves_draw_points_without_a_ci_hollow(summary: pd.DataFrame) -> None:
+    thin = summary.copy()
+    first = (thin["cam"] == "gradcam") & (thin["noise"] == "gaussian_noise") & (thin["severity"] == 1)
+    thin.loc[first, ["responsiveness_lo", "responsiveness_hi"]] = np.nan
+    figure = plots.severity_curves_figure(thin, "shapes", "democnn")
+    hollow = [
+        line
+        for ax in figure.axes
+        for line in ax.get_lines()
+        if line.get_markerfacecolor() == "white" and len(line.get_xdata())
+    ]
+    assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 1
+    assert hollow[0].get_ydata()[0] == pytest.approx(0.2)  # gradcam's R at severity 1
 
 
 def test_change_rates_is_the_class_change_share(summary: pd.DataFrame, tmp_path: Path) -> None:
@@ -138,71 +165,51 @@ def test_change_rates_is_the_class_change_share(summary: pd.DataFrame, tmp_path:
     assert (shares.loc[shares["noise"] == "brightness", "share_changed"] == 0).all()
 
 
-def test_ranking_agreement_kendall_tau_hand_checked(tmp_path: Path) -> None:
-    rm = {"a": 0.8, "b": 0.6, "c": 0.4, "d": 0.2}
-    same = {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.1}
-    # one swap (a<->b): 5 concordant, 1 discordant pair -> tau = (5 - 1) / 6 = 2/3
-    one_swap = {"a": 0.7, "b": 0.9, "c": 0.5, "d": 0.1}
-    reversed_distance = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4}  # l1: lower = more stable -> same order
-    reversed_similarity = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4}  # ssim: exactly reversed
-    summary = summary_rows(
-        "shapes",
-        "democnn",
-        rm,
-        {"spearman": same, "iou_top20": one_swap, "ssim": reversed_similarity, "l1": reversed_distance},
-    )
-    table = plots.ranking_agreement(summary, tmp_path / "agreement.png")
+def test_ranking_agreement_draws_the_like_with_like_table(tmp_path: Path) -> None:
+    from camrobust.analysis.agreement import ranking_agreement
+    from tests.test_rankings import score_rows
+
+    order = {"ablationcam": 0.9, "eigencam": 0.7, "gradcam": 0.5, "layercam": 0.3}
+    scores = score_rows({"rbo": order, "iou_top20": order, "ssim": order})
+    scores = scores.assign(spearman=2 * scores["rbo"] - 1, l1=1 - scores["rbo"])
+    table = ranking_agreement(pd.concat([scores, scores.assign(dataset="e")]), n_boot=50, ci=0.9, seed=0, min_n=5)
+    drawn = plots.ranking_agreement(table, tmp_path / "agreement.png")
     assert_png(tmp_path / "agreement.png")
-    assert table["cam"].tolist() == ["a", "b", "c", "d"]
-    assert table["rank_rm"].tolist() == [1, 2, 3, 4]
-    assert table["rank_iou_top20"].tolist() == [2, 1, 3, 4]
-    assert table["rank_ssim"].tolist() == [4, 3, 2, 1]
-    assert table["rank_l1"].tolist() == [1, 2, 3, 4]
-    assert "tau_sensitivity_mean" not in table  # absent measure is skipped
-    assert table["tau_spearman"].iloc[0] == pytest.approx(1.0)
-    assert table["tau_l1"].iloc[0] == pytest.approx(1.0)
-    assert table["tau_ssim"].iloc[0] == pytest.approx(-1.0)
-    assert table["tau_iou_top20"].iloc[0] == pytest.approx(2 / 3)
-    np.testing.assert_allclose(table["rm"], [0.8, 0.6, 0.4, 0.2])  # NaN brightness skipped
+    assert drawn is table and sorted(set(zip(table["dataset"], table["model"]))) == [("d", "m"), ("e", "m")]
 
 
-def test_ranking_agreement_one_panel_per_dataset_model(tmp_path: Path) -> None:
-    rm = {"gradcam": 0.3, "scorecam": 0.5}
-    sims = {"spearman": {"gradcam": 0.9, "scorecam": 0.2}}
-    summary = pd.concat([summary_rows("shapes", "democnn", rm, sims), summary_rows("cifar10", "resnet18", rm, sims)])
-    table = plots.ranking_agreement(summary, tmp_path / "agreement.png")
-    assert_png(tmp_path / "agreement.png")
-    assert sorted(set(zip(table["dataset"], table["model"]))) == [
-        ("cifar10", "resnet18"),
-        ("shapes", "democnn"),
-    ]
-    np.testing.assert_allclose(table["tau_spearman"], -1.0)
+def ranking_of(values: dict[str, list[float]]) -> Friedman:
+    return friedman(pd.DataFrame(values), Bootstrap(0, 0.95, 1, 0), alpha=0.05, levels="CAM methods")
 
 
 def test_critical_difference_draws_or_says_why(tmp_path: Path) -> None:
-    ranks = pd.Series({"gradcam": 1.4, "gradcampp": 1.9, "eigencam": 2.7})
-    pvalues = pd.DataFrame(
-        [[1.0, 0.4, 0.01], [0.4, 1.0, 0.08], [0.01, 0.08, 1.0]], index=ranks.index, columns=ranks.index
-    )
-    assert plots.critical_difference(ranks, pvalues, tmp_path / "cd.png", "shapes / democnn / gaussian_noise") is None
+    rng = np.random.default_rng(0)
+    ranking = ranking_of({cam: rng.random(20) + shift for cam, shift in zip(CAMS, (0.0, 0.3, 0.6))})
+    title = plots.critical_difference_title("shapes", "democnn", "gaussian_noise", "preserving")
+    assert title == "shapes / democnn: Gaussian noise, ranks of r on class-preserving pairs (Consistency C)"
+    assert plots.critical_difference(ranking, tmp_path / "cd.png", title) is None
     assert_png(tmp_path / "cd.png")
+    figure = plots.critical_difference_figure(ranking, title)
+    texts = [text.get_text() for ax in figure.axes for text in ax.texts] + [text.get_text() for text in figure.texts]
+    assert any(text.startswith(f"CD = {ranking.critical_difference:.2f} (Nemenyi") for text in texts)
+    assert any(text.startswith("N = 20 images, k = 3 methods") for text in texts)
 
-    one = plots.critical_difference(ranks[:1], pvalues.iloc[:1, :1], tmp_path / "one.png", "one method")
-    assert "at least 2" in one
+    one = plots.critical_difference(ranking_of({"gradcam": [0.1, 0.2]}), tmp_path / "one.png", "one method")
+    assert one is not None and "at least 2" in one
     assert_png(tmp_path / "one.png", min_side=100)  # a one-line text figure
-
-    with_nan = pvalues.copy()
-    with_nan.loc["gradcam", "eigencam"] = with_nan.loc["eigencam", "gradcam"] = np.nan
-    reason = plots.critical_difference(ranks, with_nan, tmp_path / "nan.png", "NaN p-values")
-    assert "NaN" in reason and "gradcam–eigencam" in reason
-    assert_png(tmp_path / "nan.png", min_side=100)
+    empty = plots.critical_difference(ranking_of({"gradcam": [], "eigencam": []}), tmp_path / "empty.png", "none")
+    assert empty is not None and "fewer than 2 complete subjects" in empty
 
 
-def test_critical_difference_rejects_mismatched_pvalues(tmp_path: Path) -> None:
-    ranks = pd.Series({"gradcam": 1.0, "layercam": 2.0})
-    pvalues = pd.DataFrame(np.ones((2, 2)), index=["gradcam", "eigencam"], columns=["gradcam", "eigencam"])
-    with pytest.raises(ValueError, match="layercam"):
-        plots.critical_difference(ranks, pvalues, tmp_path / "cd.png", "bad")
+def test_critical_difference_joins_tied_methods_with_a_bar() -> None:
+    values = list(np.linspace(0.1, 0.8, 20))
+    tied = ranking_of({"gradcam": values, "eigencam": values, "layercam": [0.9] * 20})
+    assert tied.ranks["gradcam"] == tied.ranks["eigencam"] == 2.5
+    figure = plots.critical_difference_figure(tied, "ties")
+    bars = [line for ax in figure.axes for line in ax.get_lines() if line.get_linewidth() > 3]
+    spans = sorted(tuple(np.round(line.get_xdata(), 2)) for line in bars)
+    # one bar joins the tied pair, drawn at least 2 x MIN_BAR wide around their shared rank
+    assert len(bars) == 1 and spans[0][0] < 2.5 - 0.05 and spans[0][1] > 2.5 + 0.05
 
 
 def overlay_inputs(k: int = 2, s: int = 2, size: int = 32) -> dict:
@@ -290,13 +297,67 @@ def test_figures_show_vocabulary_and_registry_labels(summary: pd.DataFrame) -> N
 
 
 def test_ranking_agreement_measures_come_from_the_vocabulary() -> None:
-    from camrobust.plots.ranking_agreement import measures
+    from camrobust.analysis.agreement import measures
 
-    by_column = {measure.column: measure for measure in measures()}
-    assert list(by_column) == ["spearman", "iou_top20", "ssim", "l1", "sensitivity_mean"]
-    assert [measure.sign for measure in by_column.values()] == [1.0, 1.0, 1.0, -1.0, -1.0]
-    assert by_column["l1"].label == f"−{vocabulary.L1.label}"
-    assert [measure.column for measure in measures(0.1)][1] == vocabulary.iou_column(0.1) == "iou_top10"
+    columns = vocabulary.score_columns(0.1)
+    by_name = {measure.name: measure for measure in measures(columns)}
+    assert list(by_name) == ["rbo", "spearman", "iou_top10", "ssim", "l1"]
+    assert by_name["iou_top10"].label == "IoU top-10%" and by_name["l1"].label == f"1 − {vocabulary.L1.label}"
+    rows = pd.DataFrame({"spearman": [-1.0, 0.0, 1.0], "l1": [0.0, 0.25, 1.0]})
+    np.testing.assert_allclose(by_name["spearman"].similarity(rows), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(by_name["l1"].similarity(rows), [1.0, 0.75, 0.0])
+
+
+def test_noise_examples_draw_only_the_severities_of_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list = []
+    module = importlib.import_module("camrobust.plots.noise_examples")
+    monkeypatch.setattr(module, "save", lambda figure, path: drawn.append(figure))
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    names = plots.noise_examples(
+        image, {"brightness": {3: image, 5: image}, "gaussian_noise": {1: image, 3: image}}, "t", tmp_path / "n.png"
+    )
+    assert names == ["gaussian_noise", "brightness"]
+    axes = drawn[0].axes
+    assert len(axes) == 2 * 4  # clean + severities 1, 3, 5: no blank columns for 2 and 4
+    assert [ax.get_title() for ax in axes[:4]] == ["clean", "severity 1", "severity 3", "severity 5"]
+    assert not axes[4 + 1].axison  # brightness has no severity 1
+
+
+def test_figures_save_tight_like_the_workflow_and_in_paper_formats(tmp_path: Path) -> None:
+    figure = plots.critical_difference_figure(
+        ranking_of({"gradcam": [0.1, 0.5, 0.4], "eigencam": [0.2, 0.1, 0.3]}), "title"
+    )
+    figure.savefig(tmp_path / "default.png")  # a notebook's savefig(), no keywords
+    figure.savefig(tmp_path / "tight.png", bbox_inches="tight", pad_inches=0.1)
+    with Image.open(tmp_path / "default.png") as default, Image.open(tmp_path / "tight.png") as tight:
+        assert default.size == tight.size
+    with plots.also_saving(["svg", "pdf"]):
+        plots.region_counts({"shapes": np.array([10, 20, 30])}, tmp_path / "regions.png")
+    assert (tmp_path / "regions.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "regions.pdf").read_bytes().startswith(b"%PDF")
+    plots.region_counts({"shapes": np.array([10, 20, 30])}, tmp_path / "only.png")
+    assert not (tmp_path / "only.svg").exists()
+    with pytest.raises(ValueError, match="eps"), plots.also_saving(["eps"]):
+        pass
+
+
+def test_sensitivity_figure_draws_tau_per_setting(tmp_path: Path) -> None:
+    rows = [
+        {
+            "dataset": "d",
+            "model": "m",
+            "noise": noise,
+            "setting": setting,
+            "tau": tau,
+            "tau_lo": tau - 0.2,
+            "tau_hi": 1.0,
+        }
+        for noise, tau in (("gaussian_noise", 0.8), ("all", 1.0))
+        for setting in ("rbo_p=0.8", "segmentation=slic")
+    ]
+    drawn = plots.sensitivity(pd.DataFrame(rows), tmp_path / "sensitivity.png")
+    assert_png(tmp_path / "sensitivity.png")
+    assert len(drawn) == 4
 
 
 # --------------------------------------------------------------------------- one name per figure
@@ -325,7 +386,20 @@ def test_every_report_caption_exists_and_every_caption_is_used() -> None:
                 path = (smk.parent / caption).resolve()
                 assert path.is_file(), f"rule {rule} in {smk.name}: caption {caption} does not exist"
                 used.add(path)
-    assert sorted(p.name for p in CAPTIONS.glob("*.rst") if p.resolve() not in used) == []
+    assert sorted(str(p.relative_to(CAPTIONS)) for p in CAPTIONS.rglob("*.rst") if p.resolve() not in used) == []
+
+
+def test_each_page_has_one_name_across_rule_file_caption_and_module() -> None:
+    """page_<name> writes results/report/pages/<name>... with caption pages/<name>.rst from
+    camrobust.pages.<name> (the landing page is the report's description, not an item)."""
+    blocks = rule_blocks(REPO / "rules" / "pages.smk")
+    assert set(blocks) == {"page_landing", "page_drilldown", "page_sensitivity"}
+    for rule, block in blocks.items():
+        name = rule.removeprefix("page_")
+        importlib.import_module(f"camrobust.pages.{name}")
+        assert f'"results/report/pages/{name}' in block, rule
+        assert {c for c in captions_of(block)} <= {f"../report/captions/pages/{name}.rst"}, rule
+        assert bool(captions_of(block)) == (name != "landing"), rule
 
 
 def test_each_figure_has_one_name_across_rule_file_caption_module_and_function() -> None:

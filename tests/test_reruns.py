@@ -26,6 +26,7 @@ pytestmark = pytest.mark.workflow
 STATISTICS = {"test_cam_methods", "test_datasets", "test_noise_types", "test_severity_trend"}
 SUMMARY = {"collect_scores", "summarise_robustness", "plot_robustness_heatmap", "plot_severity_curves"}
 SUMMARY |= {"plot_ranking_agreement", "plot_change_rates", "all"} | STATISTICS
+SUMMARY |= {"export_robustness_table", "summarise_verdicts", "page_landing"}
 
 
 def plan_with(finished_run: Path, config: dict, name: str) -> Counter[str]:
@@ -57,7 +58,7 @@ def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, t
         "extract_features",
         "model_cams",
         "score_cams",
-    } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference", "plot_noise_examples"})
+    } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference", "plot_noise_examples", "page_drilldown"})
     assert planned["plot_noise_examples"] == 1  # the dataset's figure gains a row
 
 
@@ -75,8 +76,27 @@ def test_changing_alpha_reruns_only_the_tests_and_the_diagrams_that_use_it(
     config = copy.deepcopy(tiny_config)
     config["statistics"] = {"alpha": 0.01}
     planned = plan_with(finished_run, config, "alpha.yaml")
-    assert set(planned) == STATISTICS | {"plot_critical_difference", "all"}
+    assert set(planned) == STATISTICS | {"plot_critical_difference", "page_landing", "all"}
     assert planned["plot_critical_difference"] == len(config["noises"])
+
+
+def test_the_sensitivity_analysis_plans_only_its_own_jobs(finished_run: Path, tiny_config: dict) -> None:
+    """Turning metric.sensitivity on adds its jobs (and the landing page that mentions it); the main
+    results never rerun because of it, and turning it off again plans nothing."""
+    config = copy.deepcopy(tiny_config)
+    config["metric"]["sensitivity"] = {"rbo_p": [0.8, 0.9], "segmentation": ["quickshift", "slic"]}
+    planned = plan_with(finished_run, config, "sensitivity.yaml")
+    assert dict(planned) == {
+        "segment_sensitivity": 1,  # slic; quickshift is the main segmentation, read from its store
+        "score_sensitivity": len(config["noises"]),
+        "summarise_sensitivity": 1,
+        "plot_sensitivity": 1,
+        "page_sensitivity": 1,
+        "page_landing": 1,
+        "all": 1,
+    }
+    config["metric"]["sensitivity"] = {"rbo_p": [0.9], "segmentation": ["quickshift"]}  # the main setting only
+    assert plan_with(finished_run, config, "sensitivity_main.yaml") == {}
 
 
 def reversed_keys(value: Any) -> Any:
@@ -161,6 +181,7 @@ def run_jobs(config: dict) -> Counter[str]:
             "plot_severity_curves": len(experiments),
             "plot_cam_overlays": per_noise,
             "plot_critical_difference": per_noise,
+            "page_drilldown": per_noise,
             "plot_noise_examples": datasets,
             "model_card": len(experiments),
             "plot_region_counts": 1,
@@ -176,7 +197,7 @@ EVALUATION_DATA |= {"plot_region_counts"}
 
 def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_config: dict) -> None:
     whole = run_jobs(validate_config(tiny_config))
-    assert whole.total() == 39
+    assert whole.total() == 44
     more_images = copy.deepcopy(tiny_config)
     more_images["datasets"]["tiny"]["n_images"] = 16
     assert plan_with(finished_run, more_images, "more_images.yaml") == whole

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camrobust.analysis import robustness
+from camrobust.analysis import bootstrap, robustness, totals
 from camrobust.analysis.robustness import (
     NO_CHANGING,
     NO_PRESERVING,
@@ -47,7 +47,7 @@ def small_table() -> pd.DataFrame:
 
 
 def test_hand_computed_c_r_rm() -> None:
-    table = robustness_table(small_table(), BY, n_boot=0)
+    table = robustness_table(small_table(), BY, n_boot=0, min_n=1)
     assert list(table.columns) == BY + list(SUMMARY_COLUMNS)
     first = table.iloc[0]  # gradcam, severity 1: C = (0.8 + 0.6) / 2, R = 1 - 0.3
     assert (first["n"], first["n_nan"], first["n_same"], first["n_changed"]) == (4, 1, 2, 1)
@@ -55,6 +55,7 @@ def test_hand_computed_c_r_rm() -> None:
     assert first["responsiveness"] == pytest.approx(0.7)
     assert first["rm"] == pytest.approx(0.49)
     assert first["reason"] == ""
+    assert (first["images_same"], first["images_changed"]) == (2, 1)
     second = table.iloc[1]  # gradcam, severity 2: C = 0.5, R = mean(0.8, 0.6, 1.0) = 0.8
     assert second["consistency"] == pytest.approx(0.5)
     assert second["responsiveness"] == pytest.approx(0.8)
@@ -63,18 +64,35 @@ def test_hand_computed_c_r_rm() -> None:
 
 
 def test_empty_set_gives_nan_with_reason_and_keeps_the_row() -> None:
-    table = robustness_table(small_table(), BY, n_boot=50)
+    table = robustness_table(small_table(), BY, n_boot=50, min_n=1)
     layercam = table[table["cam"] == "layercam"].iloc[0]
     assert layercam["n_changed"] == 0 and layercam["consistency"] == pytest.approx(0.5)
     assert np.isnan(layercam["responsiveness"]) and np.isnan(layercam["rm"])
     assert np.isnan(layercam["responsiveness_lo"]) and np.isnan(layercam["rm_hi"])
     assert layercam["reason"] == NO_CHANGING
     all_changed = pd.DataFrame(score_rows("gradcam", 3, [("a", True, 0.2), ("b", True, np.nan)]))
-    row = robustness_table(all_changed, BY, n_boot=10).iloc[0]
+    row = robustness_table(all_changed, BY, n_boot=10, min_n=1).iloc[0]
     assert np.isnan(row["consistency"]) and row["reason"] == NO_PRESERVING
     assert row["responsiveness"] == pytest.approx(0.8) and row["n_nan"] == 1
     nothing = pd.DataFrame(score_rows("gradcam", 3, [("a", True, np.nan)]))
-    assert robustness_table(nothing, BY, n_boot=10).iloc[0]["reason"] == f"{NO_PRESERVING}; {NO_CHANGING}"
+    assert robustness_table(nothing, BY, n_boot=10, min_n=1).iloc[0]["reason"] == f"{NO_PRESERVING}; {NO_CHANGING}"
+
+
+def test_a_set_below_min_n_images_keeps_its_estimate_without_an_interval() -> None:
+    """gradcam at severity 1 has 2 class-preserving images and 1 class-changing image: with min_n 2
+    C keeps its CI, R and RM lose theirs and the reason names the count; pooled over severities,
+    an image counts once (image c changes at both severities: 3 changing images, not 4 pairs)."""
+    table = robustness_table(small_table(), BY, n_boot=50, min_n=2)
+    first = table.iloc[0]
+    assert first["reason"] == "images_changed = 1 < 2"
+    assert first["responsiveness"] == pytest.approx(0.7) and first["rm"] == pytest.approx(0.49)
+    assert np.isfinite(first["consistency_lo"]) and np.isfinite(first["consistency_hi"])
+    assert np.isnan([first["responsiveness_lo"], first["responsiveness_hi"], first["rm_lo"], first["rm_hi"]]).all()
+    pooled = robustness_table(small_table()[lambda f: f["cam"] == "gradcam"], ["cam"], n_boot=50, min_n=4).iloc[0]
+    assert (pooled["n_same"], pooled["n_changed"]) == (3, 4)
+    assert (pooled["images_same"], pooled["images_changed"]) == (2, 3)
+    assert pooled["reason"] == "images_same = 2 < 4; images_changed = 3 < 4"
+    assert np.isnan(pooled[["consistency_lo", "responsiveness_hi", "rm_lo"]].to_numpy(float)).all()
 
 
 def random_table(seed: int, n_images: int = 40) -> pd.DataFrame:
@@ -94,13 +112,13 @@ def random_table(seed: int, n_images: int = 40) -> pd.DataFrame:
 
 def test_bootstrap_ci_contains_estimate_and_is_reproducible() -> None:
     scores = random_table(0)
-    first = robustness_table(scores, BY, n_boot=300, seed=7)
-    again = robustness_table(scores, BY, n_boot=300, seed=7)
+    first = robustness_table(scores, BY, n_boot=300, seed=7, min_n=1)
+    again = robustness_table(scores, BY, n_boot=300, seed=7, min_n=1)
     pd.testing.assert_frame_equal(first, again)
     for name in ("consistency", "responsiveness", "rm"):
         assert (first[f"{name}_lo"] <= first[name]).all() and (first[name] <= first[f"{name}_hi"]).all()
         assert (first[f"{name}_hi"] - first[f"{name}_lo"] > 0).all()
-    other_seed = robustness_table(scores, BY, n_boot=300, seed=8)
+    other_seed = robustness_table(scores, BY, n_boot=300, seed=8, min_n=1)
     assert not np.allclose(first["consistency_lo"], other_seed["consistency_lo"])
 
 
@@ -108,7 +126,7 @@ def test_bootstrap_percentiles_follow_the_documented_draws() -> None:
     scores = pd.DataFrame(
         score_rows("gradcam", 1, [("a", False, 0.9), ("b", False, 0.5), ("c", True, 0.2), ("d", True, 0.6)])
     )
-    row = robustness_table(scores, BY, n_boot=200, seed=3, ci=0.9).iloc[0]
+    row = robustness_table(scores, BY, n_boot=200, seed=3, ci=0.9, min_n=1).iloc[0]
     draws = image_generator("robustness_bootstrap", 3, "shapes", "cnn", "gradcam", "gaussian", 1).integers(
         0, 4, (200, 4)
     )
@@ -124,16 +142,16 @@ def test_bootstrap_percentiles_follow_the_documented_draws() -> None:
 
 def test_groups_do_not_depend_on_order_or_on_other_groups() -> None:
     scores = random_table(1)
-    full = robustness_table(scores, BY, n_boot=200, seed=0)
+    full = robustness_table(scores, BY, n_boot=200, seed=0, min_n=1)
     shuffled = scores.sample(frac=1.0, random_state=5)
-    pd.testing.assert_frame_equal(robustness_table(shuffled, BY, n_boot=200, seed=0), full)
-    alone = robustness_table(scores[scores["cam"] == "scorecam"], BY, n_boot=200, seed=0)
+    pd.testing.assert_frame_equal(robustness_table(shuffled, BY, n_boot=200, seed=0, min_n=1), full)
+    alone = robustness_table(scores[scores["cam"] == "scorecam"], BY, n_boot=200, seed=0, min_n=1)
     pd.testing.assert_frame_equal(alone, full[full["cam"] == "scorecam"].reset_index(drop=True))
 
 
 def test_pooled_rows_resample_images_with_all_their_severities() -> None:
     scores = random_table(2)
-    pooled = robustness_table(scores, ["dataset", "model", "cam", "noise"], n_boot=200, seed=0)
+    pooled = robustness_table(scores, ["dataset", "model", "cam", "noise"], n_boot=200, seed=0, min_n=1)
     assert len(pooled) == 3
     gradcam = scores[scores["cam"] == "gradcam"]
     row = pooled.iloc[0]
@@ -208,15 +226,15 @@ def test_blocked_bootstrap_equals_summing_every_replicate_at_once(monkeypatch: p
     scores = random_table(3, n_images=40)
     group = scores[(scores["cam"] == "gradcam") & (scores["severity"] == 1)]
     key = ("shapes", "cnn", "gradcam", "gaussian", 1)
-    row = robustness_table(group, BY, n_boot=101, seed=4, ci=0.8).iloc[0]
+    row = robustness_table(group, BY, n_boot=101, seed=4, ci=0.8, min_n=1).iloc[0]
     per_image = robustness._per_image_sums(
         robustness._image_keys(group), group["rbo"].to_numpy(float), group["changed"].to_numpy(bool)
     )
     draws = image_generator("robustness_bootstrap", 4, *key).integers(0, 40, size=(101, 40))
-    replicates = robustness._statistics(*(total[draws].sum(axis=1) for total in per_image))
+    replicates = totals.estimates(*(total[draws].sum(axis=1) for total in per_image))
     expected = [np.quantile(values[~np.isnan(values)], (0.1, 0.9)) for values in replicates]
     for name, (low, high) in zip(("consistency", "responsiveness", "rm"), expected, strict=True):
         assert (row[f"{name}_lo"], row[f"{name}_hi"]) == (low, high)
     for block_values in (40, 120, 280):
-        monkeypatch.setattr(robustness, "BOOTSTRAP_BLOCK_VALUES", block_values)
-        pd.testing.assert_series_equal(robustness_table(group, BY, n_boot=101, seed=4, ci=0.8).iloc[0], row)
+        monkeypatch.setattr(bootstrap, "BOOTSTRAP_BLOCK_VALUES", block_values)
+        pd.testing.assert_series_equal(robustness_table(group, BY, n_boot=101, seed=4, ci=0.8, min_n=1).iloc[0], row)

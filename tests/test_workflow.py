@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import html
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,9 @@ pytestmark = pytest.mark.workflow
 AGGREGATES = {
     "collect_scores": 1,
     "summarise_robustness": 1,
+    "export_robustness_table": 1,
+    "summarise_verdicts": 1,
+    "page_landing": 1,
     "test_cam_methods": 1,
     "test_datasets": 1,
     "test_noise_types": 1,
@@ -96,10 +102,28 @@ def test_report_is_one_html_file_with_the_figures(finished_run: Path, tiny_confi
     assert report.stat().st_size > 100_000
     text = report.read_text(errors="ignore")
     assert "robustness_heatmap.png" in text and "model_card.html" in text
+    assert "pages/drilldown/tiny/vgg/fgsm/scorecam.html" in text  # one drill-down page per CAM and noise
     alpha = tiny_config["statistics"]["alpha"]
-    assert f"Nemenyi post-hoc test (alpha = {alpha})" in text  # the caption shows the configured alpha
+    assert f"test at alpha = {alpha}:" in text  # the caption shows the configured alpha
     for figure in (finished_run / "results/report").rglob("*.png"):
         assert figure.stat().st_size > 5_000, figure
+
+
+def test_the_report_opens_on_the_headline_table_and_the_verdicts(finished_run: Path) -> None:
+    """The workflow writes the landing page from the results and Snakemake shows it as the
+    report's first page, also when the workflow runs with --directory elsewhere (as here)."""
+    text = (finished_run / "results/report.html").read_text(errors="ignore")
+    description = json.loads(re.search(r"var workflow_desc = (\".*?\");\n", text).group(1))
+    assert "camrobust-landing" in description and '<table class="camrobust">' in description
+    verdicts = pd.read_csv(finished_run / "results/summary/verdicts.csv")
+    assert len(verdicts) == 2  # tiny / vgg under two noises
+    for sentence in verdicts["verdict"]:
+        assert html.escape(sentence) in description, sentence
+    summary = pd.read_csv(finished_run / "results/summary/robustness.csv", dtype={"severity": str})
+    pooled = summary[(summary["severity"] == "all") & summary["rm"].notna()].iloc[0]
+    assert f">{pooled['rm']:.2f} " in description  # the table's RM cell, "0.42 [0.38, 0.46]" or "0.42 (no CI)"
+    for exported in ("robustness.md", "robustness.tex"):
+        assert f"{pooled['rm']:.2f}" in (finished_run / "results/summary" / exported).read_text()
 
 
 def test_every_job_wrote_its_log(finished_run: Path) -> None:
@@ -121,6 +145,7 @@ def test_adding_a_cam_plans_only_its_jobs_and_the_aggregates(finished_run: Path,
         "score_cams": len(config["noises"]),
         "plot_cam_overlays": len(config["noises"]),
         "plot_critical_difference": len(config["noises"]),
+        "page_drilldown": len(config["noises"]),
         **AGGREGATES,
     }
     assert dict(planned) == expected

@@ -11,4 +11,5 @@ with job_log(snakemake.log[0], snakemake.threads):
         noise=snakemake.wildcards.noise,
         alpha=snakemake.params.alpha,
         out={set_name: snakemake.output[set_name] for set_name in ("preserving", "changing")},
+        formats=report.formats_of(snakemake.output.formats),
     )

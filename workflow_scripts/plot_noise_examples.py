@@ -8,5 +8,6 @@ with job_log(snakemake.log[0], snakemake.threads):
         clean_store=snakemake.input.clean,
         noisy_stores=list(snakemake.input.noisy),
         dataset=snakemake.wildcards.dataset,
-        out=snakemake.output[0],
+        out=snakemake.output.figure,
+        formats=report.formats_of(snakemake.output.formats),
     )

@@ -8,7 +8,8 @@ with job_log(snakemake.log[0], snakemake.threads):
     report.plot_summary(
         figure=snakemake.params.figure,
         summary=snakemake.input[0],
-        out=snakemake.output[0],
+        out=snakemake.output.figure,
+        formats=report.formats_of(snakemake.output.formats),
         table_out=snakemake.output.table if "table" in snakemake.output.keys() else None,
         **dict(snakemake.wildcards),
     )

@@ -10,5 +10,6 @@ with job_log(snakemake.log[0], snakemake.threads):
         n_boot=snakemake.params.n_bootstrap,
         ci=snakemake.params.ci,
         seed=snakemake.params.seed,
+        min_n=snakemake.params.min_n,
         out=snakemake.output[0],
     )

@@ -42,7 +42,8 @@ class Evaluation:
     ``scores.parquet``. ``summary``: C, R, RM with bootstrap CIs per (cam, noise, severity) and
     pooled over severities (``severity == "all"``), the columns of ``robustness.csv``.
     ``n_regions``: segmentation regions per clean image; ``segmentation``: the method and
-    parameters used.
+    parameters used; ``n_bootstrap``, ``ci``, ``min_n`` and ``seed``: the settings of every
+    interval, which the statistics and verdicts use too.
     """
 
     scores: pd.DataFrame
@@ -51,13 +52,34 @@ class Evaluation:
     segmentation: dict[str, Any]
     dataset: str
     model: str
+    n_bootstrap: int = 1000
+    ci: float = 0.95
+    min_n: int = 10
+    seed: int = 0
 
     def statistics(self, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
         """The workflow's statistical tests (``results/statistics/<name>.csv``) by name:
         cam_methods, cam_pairwise, datasets, noise_types, severity_trend; ``significant`` at ``alpha``."""
         from camrobust.analysis import stats
 
-        return stats.all_tests(self.scores, alpha)
+        return stats.all_tests(
+            self.scores, alpha=alpha, n_boot=self.n_bootstrap, ci=self.ci, min_n=self.min_n, seed=self.seed
+        )
+
+    def verdicts(self, practical_difference: float = 0.05) -> pd.DataFrame:
+        """Per noise, the most robust CAM method where the data name one (the workflow's
+        ``results/summary/verdicts.csv``): RM ahead of every other by more than
+        ``practical_difference``, with a paired bootstrap CI over images that excludes 0."""
+        from camrobust.analysis.verdicts import verdicts
+
+        return verdicts(
+            self.scores,
+            practical_difference=practical_difference,
+            n_boot=self.n_bootstrap,
+            ci=self.ci,
+            seed=self.seed,
+            min_n=self.min_n,
+        )
 
     def robustness_heatmap(self) -> Figure:
         """Consistency, Responsiveness and RM per CAM and noise, pooled over severities."""
@@ -72,16 +94,17 @@ class Evaluation:
         return plots.severity_curves_figure(self.summary, self.dataset, self.model, max_columns=max_columns)
 
     def critical_difference(self, noise: str, set_name: str = "preserving", alpha: float = 0.05) -> Figure:
-        """Critical-difference diagram of the CAM methods under ``noise`` (Nemenyi at ``alpha``), on
-        the class-preserving (``"preserving"``, r) or class-changing (``"changing"``, 1 - r) pairs."""
+        """Critical-difference diagram of the CAM methods under ``noise`` (Nemenyi at ``alpha``, images
+        as subjects, pooled over severities), on the class-preserving (``"preserving"``, r) or
+        class-changing (``"changing"``, 1 - r) pairs."""
         from camrobust import plots
         from camrobust.analysis import stats
 
-        ranks, pvalues = stats.nemenyi_ranks(
-            self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name
+        ranking = stats.cam_ranking(
+            self.scores, dataset=self.dataset, model=self.model, noise=noise, set_name=set_name, alpha=alpha
         )
         title = plots.critical_difference_title(self.dataset, self.model, noise, set_name)
-        return plots.critical_difference_figure(ranks, pvalues, title, alpha=alpha)
+        return plots.critical_difference_figure(ranking, title)
 
     def change_rates(self) -> Figure:
         """Share of images whose predicted class each noise and severity changed."""
@@ -106,6 +129,7 @@ def evaluate(
     topk: float = 0.2,
     n_bootstrap: int = 1000,
     ci: float = 0.95,
+    min_n: int = 10,
     seed: int = 0,
     target: str = "predicted",
     device: str = "cpu",
@@ -131,7 +155,8 @@ def evaluate(
     - ``segmentation``: ``{"method": "quickshift" or "slic", "params": {...}}``; parameters not
       given are chosen from the image size.
     - ``batch_size``: image-severity rows per model pass; ``channel_batch_size``: masked inputs
-      per pass of ScoreCAM / AblationCAM; ``n_bootstrap`` and ``ci``: the bootstrap CIs.
+      per pass of ScoreCAM / AblationCAM; ``n_bootstrap`` and ``ci``: the bootstrap CIs, none for
+      a set of fewer than ``min_n`` images.
 
     Runs in memory: at a time it holds the clean images, one noise type's noisy images
     (N x severities x H x W x 3 bytes, 750 MB for 1000 images of 224 px at 5 severities), the
@@ -208,7 +233,7 @@ def evaluate(
                 topk=topk,
             )
     scores = pd.concat([tables[key] for key in sorted(tables)], ignore_index=True)
-    summary = robustness_summary(scores, attacks=registry.ATTACKS, n_boot=n_bootstrap, ci=ci, seed=seed)
+    summary = robustness_summary(scores, attacks=registry.ATTACKS, n_boot=n_bootstrap, ci=ci, seed=seed, min_n=min_n)
     return Evaluation(
         scores=scores,
         summary=summary,
@@ -216,6 +241,10 @@ def evaluate(
         segmentation={"method": method, "params": params},
         dataset=dataset,
         model=model_name,
+        n_bootstrap=n_bootstrap,
+        ci=ci,
+        min_n=min_n,
+        seed=seed,
     )
 
 

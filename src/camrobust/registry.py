@@ -163,3 +163,19 @@ def noise(name: str) -> Noise:
         if entry.name == name:
             return entry
     raise KeyError(f"unknown noise {name!r}; built in: {', '.join(NOISES)}")
+
+
+def cam_label(name: str) -> str:
+    """The label of a built-in CAM method ('gradcampp' -> 'GradCAM++'), else ``name`` (a plugin)."""
+    try:
+        return cam(name).label
+    except KeyError:
+        return name
+
+
+def noise_label(name: str) -> str:
+    """The label of a built-in noise ('gaussian_noise' -> 'Gaussian noise'), else ``name`` (a plugin)."""
+    try:
+        return noise(name).label
+    except KeyError:
+        return name

@@ -10,12 +10,17 @@ severities by leaving ``severity`` out of ``by``), with r = rbo::
 Rows whose rbo is NaN are left out and counted in ``n_nan``. Where a set is empty, C or R
 (and RM) is NaN and ``reason`` says which set is missing: never 0, never a dropped row.
 
-Uncertainty: percentile bootstrap over images. Each of ``n_boot`` replicates draws the
-group's images with replacement (all rows of a drawn image come along, so pooled rows of one
-image stay together); C*, R*, RM* are computed from the drawn rows and the CI is the
-((1 - ci)/2, (1 + ci)/2) quantile of the replicates, ignoring replicates in which a set is
-empty. The generator is seeded from ``seed`` and the group's key (blake2b), so a group's CI
-does not depend on the other groups or their order.
+Uncertainty: percentile bootstrap over images (:mod:`camrobust.analysis.bootstrap`). Each of
+``n_boot`` replicates draws the group's images with replacement (all rows of a drawn image come
+along, so pooled rows of one image stay together); C*, R*, RM* are computed from the drawn rows
+and the CI is the ((1 - ci)/2, (1 + ci)/2) quantile of the replicates, ignoring replicates in
+which a set is empty. The generator is seeded from ``seed`` and the group's key (blake2b), so a
+group's CI does not depend on the other groups or their order.
+
+Minimum support: a set of fewer than ``min_n`` distinct images (``images_same``,
+``images_changed``; in a pooled row an image counts once, whatever its number of severities)
+gives its estimate without an interval: the CI of C (or R) and of RM is NaN and ``reason`` says
+why, e.g. ``images_changed = 1 < 10``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ import numpy as np
 import pandas as pd
 
 from camrobust import vocabulary
+from camrobust.analysis.bootstrap import (
+    check_settings,
+    image_draws,
+    percentile_interval,
+    replicate_sums,
+    support_reason,
+)
+from camrobust.analysis.totals import estimates
 from camrobust.seeding import image_generator
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("image_id", "changed", vocabulary.RBO.name)
@@ -36,11 +49,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "n_nan",
     "n_same",
     "n_changed",
+    "images_same",
+    "images_changed",
     *(column for name in ESTIMATES for column in (name, f"{name}_lo", f"{name}_hi")),
     "reason",
 )
-#: Drawn values per block of bootstrap replicates summed at once (8 MB of float64).
-BOOTSTRAP_BLOCK_VALUES = 1 << 20
 NO_PRESERVING = "no class-preserving pairs"
 NO_CHANGING = "no class-changing pairs"
 
@@ -52,37 +65,37 @@ def robustness_table(
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
+    min_n: int = 10,
 ) -> pd.DataFrame:
     """One row per group of ``by`` with the columns ``by`` + :data:`SUMMARY_COLUMNS`.
 
     ``scores`` needs ``image_id``, ``changed`` (bool) and ``rbo``; images are told apart by
     ``(dataset, image_id)`` where a ``dataset`` column exists. ``n_boot = 0`` leaves the CI
-    columns NaN. Groups come out sorted by their key.
+    columns NaN, and so does a set of fewer than ``min_n`` images (see the module docstring).
+    Groups come out sorted by their key.
     """
     by = list(by)
-    _check_inputs(scores, by, n_boot, ci)
+    _check_inputs(scores, by)
+    check_settings(n_boot, ci, min_n)
+    settings = (n_boot, seed, ci, min_n)
     if not by:
-        return pd.DataFrame([_summarise(scores, (), n_boot, seed, ci)], columns=list(SUMMARY_COLUMNS))
+        return pd.DataFrame([_summarise(scores, (), *settings)], columns=list(SUMMARY_COLUMNS))
     rows = []
     for key, group in scores.groupby(by, sort=True, dropna=False):
         key = _key_tuple(key)
-        rows.append({**dict(zip(by, key, strict=True)), **_summarise(group, key, n_boot, seed, ci)})
+        rows.append({**dict(zip(by, key, strict=True)), **_summarise(group, key, *settings)})
     return pd.DataFrame(rows, columns=by + list(SUMMARY_COLUMNS))
 
 
-def _check_inputs(scores: pd.DataFrame, by: list[str], n_boot: int, ci: float) -> None:
+def _check_inputs(scores: pd.DataFrame, by: list[str]) -> None:
     missing = [column for column in (*REQUIRED_COLUMNS, *by) if column not in scores.columns]
     if missing:
         raise ValueError(
             f"scores lack column(s) {', '.join(missing)}; available: {', '.join(map(str, scores.columns))}"
         )
-    if n_boot < 0:
-        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must lie in (0, 1), got {ci}")
 
 
-def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: float) -> dict:
+def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: float, min_n: int) -> dict:
     """C, R, RM, counts, reason and bootstrap CIs of one group's rows."""
     similarity = group[vocabulary.RBO.name].to_numpy(dtype=np.float64)
     scored = ~np.isnan(similarity)
@@ -90,18 +103,27 @@ def _summarise(group: pd.DataFrame, key: tuple, n_boot: int, seed: int, ci: floa
     similarity = similarity[scored]
     image_keys = _image_keys(group)[scored]
     per_image = _per_image_sums(image_keys, similarity, changed)
-    estimate = _statistics(*(total.sum(axis=-1) for total in per_image))
+    estimate = estimates(*(total.sum(axis=-1) for total in per_image))
     n_same, n_changed = int((~changed).sum()), int(changed.sum())
+    images_same, images_changed = int((per_image[1] > 0).sum()), int((per_image[3] > 0).sum())
     reasons = [text for empty, text in ((n_same == 0, NO_PRESERVING), (n_changed == 0, NO_CHANGING)) if empty]
+    thin = [
+        support_reason(name, count, min_n) if count else ""
+        for name, count in (("images_same", images_same), ("images_changed", images_changed))
+    ]
     summary = {
         "n": len(group),
         "n_nan": int((~scored).sum()),
         "n_same": n_same,
         "n_changed": n_changed,
-        "reason": "; ".join(reasons),
+        "images_same": images_same,
+        "images_changed": images_changed,
+        "reason": "; ".join([*reasons, *(text for text in thin if text)]),
     }
     bounds = _bootstrap(per_image, n_boot, image_generator("robustness_bootstrap", seed, *key), ci)
-    for name, value, (low, high) in zip(ESTIMATES, estimate, bounds, strict=True):
+    supported = (not thin[0], not thin[1], not any(thin))  # C rests on one set, R on the other, RM on both
+    for name, value, (low, high), ok in zip(ESTIMATES, estimate, bounds, supported, strict=True):
+        low, high = (low, high) if ok else (np.nan, np.nan)
         summary.update({name: float(value), f"{name}_lo": low, f"{name}_hi": high})
     return summary
 
@@ -127,39 +149,18 @@ def _per_image_sums(
     )
 
 
-def _statistics(
-    same_sum: np.ndarray, same_count: np.ndarray, change_sum: np.ndarray, change_count: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(C, R, RM) from summed per-image totals; NaN where a set is empty (works elementwise)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        consistency = np.where(same_count > 0, same_sum / same_count, np.nan)
-        responsiveness = np.where(change_count > 0, change_sum / change_count, np.nan)
-    return consistency, responsiveness, consistency * responsiveness
-
-
 def _bootstrap(
     per_image: tuple[np.ndarray, ...], n_boot: int, generator: np.random.Generator, ci: float
 ) -> list[tuple[float, float]]:
-    """Percentile CIs of (C, R, RM) from an (n_boot, n_images) matrix of drawn image indices.
-
-    The indices are int32 (the same draws as int64) and the replicates are summed
-    ``BOOTSTRAP_BLOCK_VALUES`` drawn values at a time, so memory holds the index matrix and one
-    block: 4 bytes per (replicate, image), about 200 MB for 1,000 replicates of 50,000 images.
-    """
+    """Percentile CIs of (C, R, RM) from the per-image sums of (n_boot, n_images) drawn images
+    (:func:`camrobust.analysis.bootstrap.replicate_sums`: 4 bytes per replicate and image, about
+    200 MB for 1,000 replicates of 50,000 images, plus one block of sums)."""
     n_images = len(per_image[0])
     if n_boot == 0 or n_images == 0:
         return [(np.nan, np.nan)] * 3
-    draws = generator.integers(0, n_images, size=(n_boot, n_images), dtype=np.int32)
-    rows_per_block = max(1, BOOTSTRAP_BLOCK_VALUES // n_images)
-    blocks = [draws[start : start + rows_per_block] for start in range(0, n_boot, rows_per_block)]
-    replicates = _statistics(*(np.concatenate([total[block].sum(axis=1) for block in blocks]) for total in per_image))
-    quantiles = ((1 - ci) / 2, (1 + ci) / 2)
-    bounds = []
-    for values in replicates:
-        finite = values[~np.isnan(values)]
-        low, high = np.quantile(finite, quantiles) if finite.size else (np.nan, np.nan)
-        bounds.append((float(low), float(high)))
-    return bounds
+    draws = image_draws(n_images, n_boot, generator)
+    replicates = estimates(*(replicate_sums(total, draws) for total in per_image))
+    return [percentile_interval(values, ci) for values in replicates]
 
 
 def _key_tuple(key: object) -> tuple:

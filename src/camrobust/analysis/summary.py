@@ -6,10 +6,15 @@ whose prediction the noise changed (``change_rate``; ``attack_success`` for atta
 number of regions. Each (dataset, model, noise, cam) score table is summarised on its own, and
 every group's bootstrap is seeded by its key, so a summary of the tables one at a time (as the
 workflow reads them) equals the summary of all of them at once.
+
+``sensitivity_max`` (Max-Sensitivity: the mean over images of each image's largest sensitivity)
+is NaN in per-severity rows: there an image has one pair, so its largest value is its only one
+and the column would repeat ``sensitivity_mean``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,7 +41,7 @@ def input_columns(columns: Iterable[str]) -> list[str]:
 
 
 def robustness_summary(
-    scores: pd.DataFrame, *, attacks: Sequence[str], n_boot: int, ci: float, seed: int
+    scores: pd.DataFrame, *, attacks: Sequence[str], n_boot: int, ci: float, seed: int, min_n: int
 ) -> pd.DataFrame:
     """Robustness summary of a score table holding any number of (dataset, model, noise, cam).
 
@@ -45,25 +50,29 @@ def robustness_summary(
     whose prediction the noise changed (the attack success rate for the noises in ``attacks``).
     """
     tables = (table.reset_index(drop=True) for _, table in scores.groupby(list(vocabulary.SCORE_KEYS), sort=False))
-    return table_summaries(tables, attacks=attacks, n_boot=n_boot, ci=ci, seed=seed)
+    return table_summaries(tables, attacks=attacks, n_boot=n_boot, ci=ci, seed=seed, min_n=min_n)
 
 
 def table_summaries(
-    tables: Iterable[pd.DataFrame], *, attacks: Sequence[str], n_boot: int, ci: float, seed: int
+    tables: Iterable[pd.DataFrame], *, attacks: Sequence[str], n_boot: int, ci: float, seed: int, min_n: int
 ) -> pd.DataFrame:
     """Robustness summary of score tables given one (dataset, model, noise, cam) at a time (only
     one summary part per table is kept, not the table)."""
-    parts = [score_table_summary(table, attacks=attacks, n_boot=n_boot, ci=ci, seed=seed) for table in tables]
+    parts = [
+        score_table_summary(table, attacks=attacks, n_boot=n_boot, ci=ci, seed=seed, min_n=min_n) for table in tables
+    ]
     return summary_order(pd.concat(parts, ignore_index=True))
 
 
 def score_table_summary(
-    scores: pd.DataFrame, *, attacks: Sequence[str], n_boot: int, ci: float, seed: int
+    scores: pd.DataFrame, *, attacks: Sequence[str], n_boot: int, ci: float, seed: int, min_n: int
 ) -> pd.DataFrame:
     """Robustness summary of one (dataset, model, noise, cam) score table."""
     keys = list(vocabulary.SUMMARY_KEYS)
-    per_severity = robustness.robustness_table(scores, keys + ["severity"], n_boot=n_boot, seed=seed, ci=ci)
-    pooled = robustness.robustness_table(scores, keys, n_boot=n_boot, seed=seed, ci=ci)
+    per_severity = robustness.robustness_table(
+        scores, keys + ["severity"], n_boot=n_boot, seed=seed, ci=ci, min_n=min_n
+    )
+    pooled = robustness.robustness_table(scores, keys, n_boot=n_boot, seed=seed, ci=ci, min_n=min_n)
     pooled.insert(pooled.columns.get_loc("noise") + 1, "severity", "all")
     per_severity["severity"] = per_severity["severity"].astype(str)
 
@@ -76,6 +85,7 @@ def score_table_summary(
 
     severity_means = means(keys + ["severity"])
     severity_means["severity"] = severity_means["severity"].astype(str)
+    severity_means[f"{vocabulary.SENSITIVITY.name}_max"] = np.nan  # one pair per image: the max is the mean
     pooled_means = means(keys)
     pooled_means["severity"] = "all"
     summary = pd.concat(
@@ -99,3 +109,10 @@ def summary_order(summary: pd.DataFrame) -> pd.DataFrame:
         .drop(columns="severity_order")
         .reset_index(drop=True)
     )
+
+
+def read_summary(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A robustness summary CSV as written (``severity`` as text, ``reason`` "" where none)."""
+    table = pd.read_csv(path, keep_default_na=True, dtype={"severity": str, "reason": str})
+    table["reason"] = table["reason"].fillna("")
+    return table

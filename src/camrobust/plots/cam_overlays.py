@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
-from skimage.segmentation import find_boundaries
 
+from camrobust.plots.overlay_cells import boundary_layer, overlay_cell
 from camrobust.plots.style import CAM_CMAP, CHANGED_RED, cam_colors, cam_label, new_figure, save
 
 
@@ -28,13 +26,15 @@ def cam_overlays(
     title: str,
     segments: np.ndarray | None = None,
     image_ids: Sequence[str] | None = None,
+    rbo: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Grid of CAM overlays: rows = images x CAMs, columns = clean + each severity.
 
     Inputs: clean_images uint8 (K,H,W,3), noisy_images uint8 (K,S,H,W,3), CAMs in [0,1]
     (K,H,W) / (K,S,H,W) per method, predicted classes (K,) / (K,S), optional clean-image
-    segments (K,H,W) drawn as white region boundaries. Each cell title is the predicted class,
-    red and marked '≠' where it differs from the clean prediction.
+    segments (K,H,W) drawn as white region boundaries and the pairs' RBO r (K,S) per method.
+    Each noisy cell's title is the predicted class, red and marked '≠' where it differs from the
+    clean prediction, and r.
     """
     clean_images, noisy_images = np.asarray(clean_images), np.asarray(noisy_images)
     clean_pred, noisy_pred = np.asarray(clean_pred), np.asarray(noisy_pred)
@@ -47,7 +47,7 @@ def cam_overlays(
     n_images = clean_images.shape[0]
     ids = list(image_ids) if image_ids is not None else [str(k) for k in range(n_images)]
     boundaries = (
-        [_boundary_layer(np.asarray(segments[k])) for k in range(n_images)]
+        [boundary_layer(np.asarray(segments[k])) for k in range(n_images)]
         if segments is not None
         else [None] * n_images
     )
@@ -60,14 +60,16 @@ def cam_overlays(
         clean_name = class_names[int(clean_pred[k])]
         for c, cam in enumerate(cams):
             row = axes[k * len(cams) + c]
-            _overlay_cell(row[0], clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k])
+            overlay_cell(row[0], clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k])
             row[0].set_title(f"clean: {clean_name}", fontsize=8)
             row[0].set_ylabel(f"image {ids[k]}\n{cam_label(cam)}", fontsize=8.5, color=colors[cam], fontweight="bold")
             for s in range(len(severities)):
-                _overlay_cell(row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k])
+                overlay_cell(row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k])
                 predicted = int(noisy_pred[k, s])
                 changed = predicted != int(clean_pred[k])
                 label = f"{'≠ ' if changed else ''}{class_names[predicted]}"
+                if rbo is not None:
+                    label += f"\nr = {float(np.asarray(rbo[cam])[k, s]):.2f}"
                 row[1 + s].set_title(
                     label,
                     fontsize=8,
@@ -78,7 +80,7 @@ def cam_overlays(
         ax.annotate(
             header,
             (0.5, 1.0),
-            xytext=(0, 14),
+            xytext=(0, 24 if rbo is not None else 14),
             xycoords="axes fraction",
             textcoords="offset points",
             ha="center",
@@ -94,7 +96,10 @@ def cam_overlays(
         pad=0.02,
     )
     colorbar.set_label("CAM value (min-max normalised, 0–1)", fontsize=8.5)
-    figure.suptitle(f"{title}\ncell title = predicted class (red ≠ : differs from clean)", fontsize=10)
+    legend = "cell title = predicted class (red ≠ : differs from clean)" + (
+        ", r = RBO of the pair" if rbo is not None else ""
+    )
+    figure.suptitle(f"{title}\n{legend}", fontsize=10)
     save(figure, path)
 
 
@@ -127,25 +132,3 @@ def _check_overlay_shapes(
     for name, (shape, wanted) in expected.items():
         if tuple(shape) != wanted:
             raise ValueError(f"{name} has shape {tuple(shape)}, expected {wanted}")
-
-
-def _boundary_layer(segments: np.ndarray, min_pixels: int = 256) -> np.ndarray:
-    """RGBA layer of region boundaries, drawn on a nearest-upsampled label map so lines stay
-    thin on small (e.g. 64 px) images."""
-    factor = max(1, min(8, math.ceil(min_pixels / max(segments.shape))))
-    upsampled = np.kron(segments, np.ones((factor, factor), dtype=segments.dtype))
-    layer = np.zeros((*upsampled.shape, 4))
-    layer[find_boundaries(upsampled, mode="inner")] = (1.0, 1.0, 1.0, 0.6)
-    return layer
-
-
-def _overlay_cell(ax: Axes, image: np.ndarray, cam: np.ndarray, boundaries: np.ndarray | None) -> None:
-    """Image, CAM at alpha 0.5 (inferno, 0-1) and optional white region boundaries."""
-    height, width = image.shape[:2]
-    extent = (-0.5, width - 0.5, height - 0.5, -0.5)
-    ax.imshow(image, interpolation="nearest", extent=extent)
-    ax.imshow(cam, cmap=CAM_CMAP, vmin=0.0, vmax=1.0, alpha=0.5, interpolation="bilinear", extent=extent)
-    if boundaries is not None:
-        ax.imshow(boundaries, interpolation="nearest", extent=extent)
-    ax.set_xticks([])
-    ax.set_yticks([])

@@ -1,136 +1,121 @@
-"""The critical-difference diagram: CAM methods at their average rank, joined where they do not differ."""
+"""The critical-difference diagram: CAM methods at their average rank over images, joined where
+they do not differ (Demšar 2006).
+
+The axis runs from rank 1 (best) on the left to k. Above it, a bar of the critical difference CD
+(Nemenyi at alpha) with its value; below it, every method on an elbow to its label with its
+average rank. Thick black bars join the groups of methods that do not differ
+(:func:`camrobust.analysis.nonparametric.nemenyi_groups`); methods with equal ranks always share
+a bar, drawn at least a little wide, so a tie never reads as a difference. N (images) and k are
+written under the title.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from camrobust import vocabulary
+from camrobust.analysis.nonparametric import Friedman, nemenyi_groups
 from camrobust.plots.style import cam_colors, cam_label, message_figure, new_figure, noise_label, save
+
+MIN_BAR = 0.06
+"""Half-width (in ranks) of a group bar whose members share one rank, so it stays visible."""
 
 
 def critical_difference_title(dataset: str, model: str, noise: str, set_name: str) -> str:
-    """The diagram's title: dataset / model, the noise, and what the set's value measures."""
-    score, pairs = vocabulary.SET_SCORES[set_name].label, vocabulary.SETS[set_name]
-    return f"{dataset} / {model}: {noise_label(noise)}, {score} ({pairs})"
+    """The diagram's title: dataset / model, the noise, the value ranked and its set."""
+    value, pairs = vocabulary.SET_VALUES[set_name], vocabulary.SETS[set_name]
+    score = vocabulary.SET_SCORES[set_name].label
+    return f"{dataset} / {model}: {noise_label(noise)}, ranks of {value} on {pairs} ({score})"
 
 
-def critical_difference(
-    ranks: pd.Series | Mapping[str, float],
-    pvalues: pd.DataFrame,
-    path: str | Path,
-    title: str,
-    *,
-    alpha: float = 0.05,
-    rank_label: str = "average rank (1 = best)",
-) -> str | None:
-    """Critical-difference diagram of CAM methods (scikit-posthocs), CAM colours as elsewhere.
-
-    ``ranks``: average rank per CAM; ``pvalues``: Nemenyi p-value matrix (cam x cam). Methods
-    joined by a black bar do not differ at ``alpha``. With fewer than 2 methods or NaN ranks /
-    p-values the PNG is a text figure saying why, and that reason is returned (else None).
-    """
-    ranks, matrix, problem = _inputs(ranks, pvalues)
-    save(_draw(ranks, matrix, problem, title, alpha, rank_label), path)
+def critical_difference(ranking: Friedman, path: str | Path, title: str) -> str | None:
+    """The diagram of a Friedman ranking (:func:`camrobust.analysis.stats.cam_ranking`) at
+    ``path``. Where it cannot be drawn (fewer than 2 methods or 2 images, the test did not run)
+    the PNG is a text figure saying why, and that reason is returned (else None)."""
+    problem = _problem(ranking)
+    save(_draw(ranking, problem, title), path)
     return problem
 
 
-def critical_difference_figure(
-    ranks: pd.Series | Mapping[str, float],
-    pvalues: pd.DataFrame,
-    title: str,
-    *,
-    alpha: float = 0.05,
-    rank_label: str = "average rank (1 = best)",
-) -> Figure:
+def critical_difference_figure(ranking: Friedman, title: str) -> Figure:
     """The figure of :func:`critical_difference`, unsaved."""
-    return _draw(*_inputs(ranks, pvalues), title, alpha, rank_label)
+    return _draw(ranking, _problem(ranking), title)
 
 
-def _inputs(
-    ranks: pd.Series | Mapping[str, float], pvalues: pd.DataFrame
-) -> tuple[pd.Series, pd.DataFrame, str | None]:
-    """Ranks, the checked symmetric p-value matrix in their order, and why no diagram (or None)."""
-    ranks = pd.Series(ranks, dtype=float)
-    missing = [c for c in ranks.index if c not in pvalues.index or c not in pvalues.columns]
-    if missing:
-        raise ValueError(f"pvalues has no row/column for {missing}; it has rows {list(pvalues.index)}")
-    matrix = pvalues.loc[ranks.index, ranks.index].astype(float)
-    values = matrix.to_numpy(copy=True)
-    np.fill_diagonal(values, 1.0)
-    if not np.allclose(values, values.T, equal_nan=True):
-        raise ValueError(f"pvalues must be symmetric (cam x cam); got\n{matrix}")
-    matrix = pd.DataFrame(values, index=ranks.index, columns=ranks.index)
-    return ranks, matrix, _problem(ranks, matrix)
+def _problem(ranking: Friedman) -> str | None:
+    """Why a diagram cannot be drawn, or None when it can."""
+    if ranking.k < 2:
+        return f"Only {ranking.k} CAM method(s) to compare; the diagram needs at least 2."
+    if ranking.note and ranking.ranks.isna().any():
+        return f"No average ranks: {ranking.note}\n(e.g. no image changed class under this noise)."
+    if ranking.ranks.isna().any() or not np.isfinite(ranking.critical_difference):
+        return "No average ranks: the Friedman test could not run."
+    return None
 
 
-def _draw(
-    ranks: pd.Series, matrix: pd.DataFrame, problem: str | None, title: str, alpha: float, rank_label: str
-) -> Figure:
+def _draw(ranking: Friedman, problem: str | None, title: str) -> Figure:
     if problem is not None:
         return message_figure(title, f"No critical-difference diagram.\n{problem}")
-    import scikit_posthocs  # imported here: it loads seaborn and pyplot, which no other figure needs
-
+    ranks = ranking.ranks.sort_values(kind="stable")
+    groups = nemenyi_groups(ranking.ranks, ranking.nemenyi, ranking.alpha)
+    k = len(ranks)
+    half = (k + 1) // 2
+    rows = max(half, k - half)
+    base = 0.6 + 0.2 * len(groups)  # the elbows start below the group bars
+    figure = new_figure(8.0, 1.5 + 0.32 * (rows + base), constrained=False)
+    ax = figure.add_axes((0.02, 0.02, 0.96, 0.78))
+    ax.set_axis_off()
+    ax.set_xlim(0.5 - 0.45 * k, k + 0.5 + 0.45 * k)
+    ax.set_ylim(-(rows + base), 2.0)
+    _rank_axis(ax, k)
+    _cd_bar(ax, ranking.critical_difference, ranking.alpha)
+    _group_bars(ax, groups, ranking.ranks)
     colors = cam_colors(ranks.index)
-    labels = {cam: cam_label(cam) for cam in ranks.index}
-    if len(set(labels.values())) == len(labels):  # show labels unless two methods share one
-        ranks, matrix = ranks.rename(labels), matrix.rename(index=labels, columns=labels)
-        colors = {labels[cam]: color for cam, color in colors.items()}
-    n_methods = len(ranks)
-    figure = new_figure(7.5, 1.4 + 0.3 * (math.ceil(n_methods / 2) + n_methods), constrained=False)
-    ax = figure.add_axes((0.22, 0.08, 0.56, 0.72))
-    scikit_posthocs.critical_difference_diagram(
-        ranks,
-        matrix,
-        ax=ax,
-        alpha=alpha,
-        color_palette=colors,
-        label_fmt_left="{label} ({rank:.2f})",
-        label_fmt_right="({rank:.2f}) {label}",
-        label_props={"fontsize": 9},
-        marker_props={"s": 30},
-        elbow_props={"linewidth": 1.4},
-        text_h_margin=0.15,
-    )
-    ax.set_xlim(1 - 0.05 * n_methods, n_methods + 0.05 * n_methods)
-    ax.set_xticks(range(1, n_methods + 1))
-    ax.tick_params(axis="x", labelsize=9)
-    ax.xaxis.set_label_position("top")
-    ax.set_xlabel(rank_label, fontsize=9)
-    ax.set_title(title, fontsize=11, pad=10)
+    for position, (cam, rank) in enumerate(ranks.items()):
+        left = position < half
+        depth = -(base + (position if left else k - 1 - position))
+        end = 0.5 - 0.35 * k if left else k + 0.5 + 0.35 * k
+        ax.plot([rank, rank, end], [0, depth, depth], color=colors[str(cam)], linewidth=1.4, solid_joinstyle="miter")
+        ax.plot([rank], [0], marker="o", markersize=4.5, color=colors[str(cam)])
+        text = f"{cam_label(str(cam))} ({rank:.2f})" if left else f"({rank:.2f}) {cam_label(str(cam))}"
+        ax.text(end, depth, text, ha="right" if left else "left", va="center", fontsize=9, color=colors[str(cam)])
+    figure.suptitle(title, fontsize=10.5, y=0.99)
     figure.text(
         0.5,
-        0.0,
-        f"black bars join methods that are not significantly different (Nemenyi, α = {alpha:g})",
+        0.90,
+        f"N = {ranking.n} images, k = {k} methods; average rank over images (1 = best). Bars join methods "
+        f"that do not differ (Nemenyi, α = {ranking.alpha:g}).",
         ha="center",
-        va="top",
         fontsize=8,
         color="#424242",
     )
     return figure
 
 
-def _problem(ranks: pd.Series, pvalues: pd.DataFrame) -> str | None:
-    """Why a critical-difference diagram cannot be drawn, or None when it can."""
-    if len(ranks) < 2:
-        return f"Only {len(ranks)} CAM method(s) to compare; the diagram needs at least 2."
-    if ranks.isna().all():
-        return (
-            "No average ranks: fewer than 2 images have a score for every CAM method in this set\n"
-            "(e.g. no image changed class under this noise)."
-        )
-    if ranks.isna().any():
-        return f"Average rank is NaN for {list(ranks.index[ranks.isna()])}."
-    off_diagonal = pvalues.to_numpy(float)[~np.eye(len(ranks), dtype=bool)]
-    if np.isnan(off_diagonal).any():
-        nan_pairs = [
-            f"{a}–{b}" for i, a in enumerate(ranks.index) for b in ranks.index[i + 1 :] if np.isnan(pvalues.loc[a, b])
-        ]
-        shown = ", ".join(nan_pairs[:3]) + (f" and {len(nan_pairs) - 3} more" if len(nan_pairs) > 3 else "")
-        return f"Nemenyi p-values are NaN for {shown}\n(too few paired images, or the test did not run)."
-    return None
+def _rank_axis(ax: Axes, k: int) -> None:
+    ax.plot([1, k], [0, 0], color="black", linewidth=1.0)
+    for tick in range(1, k + 1):
+        ax.plot([tick, tick], [0, 0.18], color="black", linewidth=1.0)
+        ax.text(tick, 0.28, str(tick), ha="center", va="bottom", fontsize=8.5)
+
+
+def _cd_bar(ax: Axes, cd: float, alpha: float) -> None:
+    ax.plot([1, 1 + cd], [1.25, 1.25], color="black", linewidth=1.6)
+    for x in (1, 1 + cd):
+        ax.plot([x, x], [1.1, 1.4], color="black", linewidth=1.2)
+    ax.text(1 + cd + 0.08, 1.25, f"CD = {cd:.2f} (Nemenyi, α = {alpha:g})", ha="left", va="center", fontsize=8.5)
+
+
+def _group_bars(ax: Axes, groups: list[list[str]], ranks: pd.Series) -> None:
+    for index, members in enumerate(groups):
+        values = [float(ranks[member]) for member in members]
+        low, high = min(values), max(values)
+        if high - low < 2 * MIN_BAR:
+            low, high = (low + high) / 2 - MIN_BAR, (low + high) / 2 + MIN_BAR
+        y = -0.28 - 0.2 * index
+        ax.plot([low - 0.03, high + 0.03], [y, y], color="black", linewidth=3.2, solid_capstyle="round")

@@ -1,125 +1,54 @@
-"""Ranking agreement: the CAM ranking by RM beside the rankings by the other similarity scores."""
+"""Ranking agreement, like with like: the CAM ranking by RBO's RM beside the rankings by the RM
+built from each complementary similarity (:mod:`camrobust.analysis.agreement`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from camrobust import vocabulary
+from camrobust.analysis.agreement import measure_labels
 from camrobust.plots.style import cam_colors, cam_label, cam_legend, cam_order, new_figure, save
-from camrobust.plots.summary_rows import SUMMARY_KEYS, is_pooled, require_columns, select
-
-SUMMARY_COLUMNS = {vocabulary.SENSITIVITY.name: "sensitivity_mean"}
-"""Summary columns named unlike their score: the summary gives the sensitivity's mean over
-pairs (Avg-Sensitivity) beside the mean of each image's largest one."""
+from camrobust.plots.summary_rows import require_columns
 
 
-@dataclass(frozen=True)
-class Measure:
-    """A similarity score as a ranking criterion: its summary column, and the sign that turns it
-    into "higher = more stable" (a distance is negated)."""
-
-    score: vocabulary.Score
-    column: str
-
-    @property
-    def sign(self) -> float:
-        return 1.0 if self.score.higher_is_better else -1.0
-
-    @property
-    def label(self) -> str:
-        return self.score.label if self.score.higher_is_better else f"−{self.score.label}"
-
-
-def measures(topk: float = vocabulary.DEFAULT_TOPK) -> tuple[Measure, ...]:
-    """The similarities RM is compared with: every per-pair similarity but RBO (RM is built on it)."""
-    return tuple(
-        Measure(score, SUMMARY_COLUMNS.get(score.name, score.name))
-        for score in vocabulary.similarities(topk)
-        if score != vocabulary.RBO
-    )
-
-
-def ranking_agreement(
-    summary: pd.DataFrame, path: str | Path, *, topk: float = vocabulary.DEFAULT_TOPK
-) -> pd.DataFrame:
-    """CAM ranking by RM beside the rankings by the complementary similarities.
-
-    Per (dataset, model), CAMs are ranked (1 = most robust) by the mean over noises of the
-    pooled RM and of the pooled mean of every similarity of :func:`measures` (a distance
-    negated; the IoU of the top ``topk`` pixels; columns absent from ``summary`` are skipped).
-    Kendall's tau-b compares each ranking with the RM ranking (1 = same order, -1 = reversed).
-    Drawn as a bump chart per (dataset, model); returns one row per (dataset, model, cam):
-    value, rank_* and tau_* columns named after the summary columns.
-    """
-    rm = vocabulary.RM.name
-    require_columns(summary, [*SUMMARY_KEYS, rm], "robustness summary")
-    present = [m for m in measures(topk) if m.column in summary.columns]
-    pairs = sorted(set(zip(summary["dataset"], summary["model"])))
-    tables = []
-    for dataset, model in pairs:
-        means = _cam_means(select(summary, dataset, model), [rm, *[m.column for m in present]])
-        tables.append(_ranking_rows(means, present).reset_index().assign(dataset=dataset, model=model))
-    if not tables:
-        raise ValueError("robustness summary is empty")
-    table = pd.concat(tables, ignore_index=True)
-    table = table[["dataset", "model", "cam", *[c for c in table.columns if c not in ("dataset", "model", "cam")]]]
-    _draw(table, pairs, present, path)
+def ranking_agreement(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Bump chart of :func:`camrobust.analysis.agreement.ranking_agreement`'s table, one panel per
+    (dataset, model): x = the measure RM is built from (RBO first), y = rank (1 = most robust, on
+    top), one line per CAM; above each measure Kendall's tau with RBO's ranking and its CI.
+    Returns the table it drew."""
+    require_columns(table, ["dataset", "model", "cam", "rank_rbo"], "ranking agreement table")
+    names = [column.removeprefix("rank_") for column in table.columns if column.startswith("rank_")]
+    pairs = sorted(set(zip(table["dataset"], table["model"])))
+    if not pairs:
+        raise ValueError("ranking agreement table is empty")
+    _draw(table, pairs, names, path)
     return table
 
 
-def _cam_means(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Per-CAM mean over noises of the pooled rows (NaN-skipping: NaN RM cells are the same
-    noises for every CAM because prediction changes do not depend on the CAM)."""
-    pooled = rows[is_pooled(rows["severity"])]
-    return pooled.groupby("cam")[list(columns)].mean()
+def _tau_text(tau: float, low: float, high: float) -> str:
+    if not np.isfinite(tau):
+        return "τ n/a"
+    interval = f"\n[{low:+.2f}, {high:+.2f}]" if np.isfinite(low) else "\n(no CI)"
+    return f"τ = {tau:+.2f}{interval}".replace("-", "−")
 
 
-def _ranking_rows(means: pd.DataFrame, present: Sequence[Measure]) -> pd.DataFrame:
-    """Ranks (1 = most robust, ties averaged) per measure and Kendall tau against the RM rank."""
-    from scipy.stats import kendalltau
-
-    rm = vocabulary.RM.name
-    table = pd.DataFrame(index=means.index)
-    table[rm] = means[rm]
-    table[f"rank_{rm}"] = means[rm].rank(ascending=False, method="average")
-    for measure in present:
-        table[measure.column] = means[measure.column]
-        table[f"rank_{measure.column}"] = (measure.sign * means[measure.column]).rank(ascending=False, method="average")
-    for measure in present:
-        both = table[[f"rank_{rm}", f"rank_{measure.column}"]].dropna()
-        tau = kendalltau(both[f"rank_{rm}"], both[f"rank_{measure.column}"]).statistic if len(both) >= 2 else np.nan
-        table[f"tau_{measure.column}"] = tau
-    return table.sort_values([f"rank_{rm}", rm], na_position="last")
-
-
-def _tau_text(tau: float) -> str:
-    return f"τ={tau:+.2f}".replace("-", "−") if np.isfinite(tau) else "τ=n/a"
-
-
-def _draw(
-    table: pd.DataFrame,
-    pairs: Sequence[tuple[str, str]],
-    present: Sequence[Measure],
-    path: str | Path,
-) -> None:
-    """Bump chart: x = measure, y = rank (1 on top), one line per CAM, tau above each measure."""
-    rm = vocabulary.RM
-    labels = [rm.label, *[m.label for m in present]]
-    columns = [f"rank_{rm.name}", *[f"rank_{m.column}" for m in present]]
+def _draw(table: pd.DataFrame, pairs: Sequence[tuple[str, str]], names: Sequence[str], path: str | Path) -> None:
+    """x = measure, y = rank (1 on top), one line per CAM, tau with its CI above each measure."""
+    labels = measure_labels(names)
+    x_labels = [f"RM from {labels[name]}" for name in names]
+    columns = [f"rank_{name}" for name in names]
     cams = cam_order(table["cam"])
     colors = cam_colors(cams)
     n_cams = table.groupby(["dataset", "model"]).size().max()
     n_cols = min(len(pairs), 3)
     n_rows = math.ceil(len(pairs) / n_cols)
-    figure = new_figure(1.0 + n_cols * (0.85 * len(labels) + 0.8) + 1.6, n_rows * (1.9 + 0.38 * n_cams))
+    figure = new_figure(1.0 + n_cols * (1.0 * len(names) + 0.8) + 1.6, n_rows * (2.4 + 0.38 * n_cams))
     axes = np.atleast_1d(figure.subplots(n_rows, n_cols, squeeze=False).ravel())
-    x = np.arange(len(labels))
+    x = np.arange(len(names))
     for ax, (dataset, model) in zip(axes, pairs):
         rows = table[(table["dataset"] == dataset) & (table["model"] == model)]
         for _, row in rows.iterrows():
@@ -132,7 +61,8 @@ def _draw(
                 linewidth=1.8,
                 alpha=0.9,
             )
-        taus = ["", *[_tau_text(rows[f"tau_{m.column}"].iloc[0]) for m in present]]
+        first = rows.iloc[0]
+        taus = ["", *(_tau_text(*(first[f"tau_{name}{end}"] for end in ("", "_lo", "_hi"))) for name in names[1:])]
         for xi, tau in zip(x, taus):
             ax.annotate(
                 tau,
@@ -142,11 +72,11 @@ def _draw(
                 textcoords="offset points",
                 ha="center",
                 va="bottom",
-                fontsize=7.5,
+                fontsize=7,
             )
-        ax.set_xticks(x, labels, rotation=30, ha="right", rotation_mode="anchor", fontsize=8.5)
+        ax.set_xticks(x, x_labels, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_ylim(len(rows) + 0.5, 0.5)
-        by_rank = rows.groupby(f"rank_{rm.name}", sort=True)["cam"].agg(list)
+        by_rank = rows.groupby("rank_rbo", sort=True)["cam"].agg(list)
         ax.set_yticks(
             by_rank.index,
             [f"{', '.join(cam_label(c) for c in group)}  {rank:g}" for rank, group in by_rank.items()],
@@ -156,16 +86,16 @@ def _draw(
             tick.set_color(colors[group[0]] if len(group) == 1 else "black")
         if ax is axes[0]:
             ax.set_ylabel("rank\n(1 = most robust)", fontsize=8.5)
-        ax.set_xlim(-0.3, len(labels) - 0.7)
+        ax.set_xlim(-0.3, len(names) - 0.7)
         ax.grid(axis="y", alpha=0.3)
         ax.axvline(0, color="#bdbdbd", linewidth=6, alpha=0.4, zorder=0)
-        ax.set_title(f"{dataset} / {model}", fontsize=10, pad=16)
+        ax.set_title(f"{dataset} / {model} (N = {int(first['n_images'])} images)", fontsize=10, pad=24)
     for ax in axes[len(pairs) :]:
         ax.set_visible(False)
     cam_legend(figure, cams, colors)
     figure.suptitle(
-        "CAM ranking by RM vs by other similarity measures\n"
-        "(left labels: methods in RM order; τ = Kendall tau with the RM ranking)",
-        fontsize=10.5,
+        "CAM ranking by RM built from RBO vs from each complementary similarity (same split by prediction change)\n"
+        "left labels: methods in the RBO ranking's order; τ = Kendall tau with it [bootstrap CI over images]",
+        fontsize=10,
     )
     save(figure, path)

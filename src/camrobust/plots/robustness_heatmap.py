@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from camrobust import vocabulary
 from camrobust.plots.style import (
@@ -29,21 +30,26 @@ PANELS = vocabulary.ROBUSTNESS
 """One heat-map per score, sharing one colour scale: they are all unitless in [0, 1]."""
 
 _REASON_PATTERNS = {
-    "no same-class": r"unchang|same|preserv|kept|consisten",
-    "no changed": r"chang|flip|respons",
+    "no preserving": r"unchang|same|preserv|kept|consisten",
+    "no changing": r"chang|flip|respons",
     "flat CAM": r"flat|constant|tie",
     "NaN score": r"\bnan\b",
 }
-_SCORE_REASON = {vocabulary.CONSISTENCY.name: "no same-class", vocabulary.RESPONSIVENESS.name: "no changed"}
+_SCORE_REASON = {vocabulary.CONSISTENCY.name: "no preserving", vocabulary.RESPONSIVENESS.name: "no changing"}
+OVERLAP_LABEL = "CI overlaps the best's"
+NO_CI_LABEL = "* fewer than min_n images: no CI"
 
 
 def robustness_heatmap(summary: pd.DataFrame, dataset: str, model: str, path: str | Path) -> pd.DataFrame:
     """Consistency, Responsiveness and RM as three cam x noise heat-maps (pooled severities).
 
     Rows are CAM methods sorted by mean RM over noises (highest first); cells carry the value
-    (2 decimals) or, where it is NaN, a grey hatched cell with the abbreviated reason. One
-    viridis colour bar (0-1) serves the three panels. Returns the drawn cells (cam, noise,
-    metric, value, text) in drawing order.
+    (2 decimals) or, where it is NaN, a grey hatched cell with the abbreviated reason. In each
+    column of a panel the highest value is bold, and a white dot marks every other cell whose
+    bootstrap CI overlaps the best one's (the order between them is not established); a value
+    without a CI (fewer than min_n images) carries a "*". One viridis colour bar (0-1) serves the
+    three panels. Returns the drawn cells (cam, noise, metric, value, lo, hi, text, best,
+    overlaps_best) in drawing order.
     """
     cells = _pooled_cells(summary, dataset, model)
     save(_draw(cells, dataset, model), path)
@@ -74,7 +80,8 @@ def _short_reason(reason: object, metric: str) -> str:
 
 def _pooled_cells(summary: pd.DataFrame, dataset: str, model: str) -> pd.DataFrame:
     rows = select(summary, dataset, model)
-    require_columns(rows, [score.name for score in PANELS], "robustness summary")
+    needed = [f"{score.name}{suffix}" for score in PANELS for suffix in ("", "_lo", "_hi")]
+    require_columns(rows, needed, "robustness summary")
     pooled = rows[is_pooled(rows["severity"])]
     if pooled.empty:
         raise ValueError(f"no pooled rows (severity == {POOLED!r}) for dataset={dataset!r}, model={model!r}")
@@ -97,11 +104,39 @@ def _heatmap_cells(pooled: pd.DataFrame) -> pd.DataFrame:
         for cam in cams:
             for noise in noises:
                 present = (cam, noise) in indexed.index
-                value = float(indexed.loc[(cam, noise), metric]) if present else np.nan
-                reason = indexed.loc[(cam, noise)].get("reason", "") if present else None
-                text = f"{value:.2f}" if np.isfinite(value) else f"n/a:\n{_short_reason(reason, metric)}"
-                cells.append({"cam": cam, "noise": noise, "metric": metric, "value": value, "text": text})
-    return pd.DataFrame(cells)
+                row = indexed.loc[(cam, noise)] if present else None
+                value, low, high = (
+                    (float(row[metric]), float(row[f"{metric}_lo"]), float(row[f"{metric}_hi"]))
+                    if row is not None
+                    else (np.nan, np.nan, np.nan)
+                )
+                if np.isfinite(value):
+                    text = f"{value:.2f}" + ("" if np.isfinite(low) else "*")
+                else:
+                    text = f"n/a:\n{_short_reason(row.get('reason', '') if row is not None else None, metric)}"
+                cells.append(
+                    {"cam": cam, "noise": noise, "metric": metric, "value": value, "lo": low, "hi": high, "text": text}
+                )
+    return _mark_overlaps(pd.DataFrame(cells))
+
+
+def _mark_overlaps(cells: pd.DataFrame) -> pd.DataFrame:
+    """``best``: the highest value of its (metric, noise); ``overlaps_best``: another cell whose CI
+    overlaps the best cell's CI (both CIs present)."""
+    cells = cells.assign(best=False, overlaps_best=False)
+    for _, column in cells.groupby(["metric", "noise"], sort=False):
+        finite = column[np.isfinite(column["value"])]
+        if finite.empty:
+            continue
+        best = finite["value"].idxmax()
+        cells.loc[best, "best"] = True
+        low, high = cells.loc[best, "lo"], cells.loc[best, "hi"]
+        if not (np.isfinite(low) and np.isfinite(high)):
+            continue
+        others = finite.drop(index=best)
+        overlapping = others.index[(others["lo"] <= high) & (others["hi"] >= low)]
+        cells.loc[overlapping, "overlaps_best"] = True
+    return cells
 
 
 def _shared_direction() -> str:
@@ -123,11 +158,23 @@ def _draw(cells: pd.DataFrame, dataset: str, model: str) -> Figure:
         matrix = panel["value"].to_numpy(float).reshape(len(cams), len(noises))
         image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, norm=norm, aspect="auto")
         for (i, j), value in np.ndenumerate(matrix):
-            text = panel["text"].iloc[i * len(noises) + j]
-            if np.isfinite(value):
-                ax.text(j, i, text, ha="center", va="center", fontsize=7.5, color=text_color(cmap(norm(value))))
-            else:
-                nan_cell(ax, j, i, text)
+            cell = panel.iloc[i * len(noises) + j]
+            if not np.isfinite(value):
+                nan_cell(ax, j, i, cell["text"])
+                continue
+            color = text_color(cmap(norm(value)))
+            weight = "bold" if cell["best"] else "normal"
+            ax.text(j, i, cell["text"], ha="center", va="center", fontsize=7.5, color=color, fontweight=weight)
+            if cell["overlaps_best"]:
+                ax.plot(
+                    j + 0.33,
+                    i - 0.3,
+                    marker="o",
+                    markersize=3.2,
+                    markerfacecolor="white",
+                    markeredgecolor="black",
+                    markeredgewidth=0.6,
+                )
         ax.set_title(score.label, fontsize=10)
         ax.set_xticks(
             range(len(noises)),
@@ -148,4 +195,13 @@ def _draw(cells: pd.DataFrame, dataset: str, model: str) -> Figure:
     colorbar.set_label(f"score (unitless, 0–1; {_shared_direction()})", fontsize=8.5)
     colorbar.ax.tick_params(labelsize=8)
     figure.suptitle(f"{dataset} / {model} — CAM robustness pooled over severities", fontsize=11)
+    marker = Line2D([], [], linestyle="", marker="o", markersize=4, markerfacecolor="white", markeredgecolor="black")
+    figure.legend(
+        [marker, Line2D([], [], linestyle="")],
+        [f"{OVERLAP_LABEL} (bold: highest in its column)", NO_CI_LABEL],
+        loc="outside lower center",
+        ncols=2,
+        fontsize=7.5,
+        frameon=False,
+    )
     return figure

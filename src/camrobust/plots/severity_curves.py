@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -17,6 +18,7 @@ from camrobust.plots.summary_rows import change_share, per_severity, require_col
 CURVES = (vocabulary.CONSISTENCY, vocabulary.RESPONSIVENESS)
 """One row of panels per score; RM is their product and adds no curve of its own."""
 _SET_OF = {score.name: set_name for set_name, score in vocabulary.SET_SCORES.items()}
+HOLLOW = "no CI: fewer than min_n images"
 
 
 def severity_curves(summary: pd.DataFrame, dataset: str, model: str, path: str | Path, *, max_columns: int = 4) -> None:
@@ -27,7 +29,8 @@ def severity_curves(summary: pd.DataFrame, dataset: str, model: str, path: str |
 def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, max_columns: int = 4) -> Figure:
     """Consistency and Responsiveness vs severity, one column per noise, one line per CAM.
 
-    Bands are the bootstrap 95% CIs (``*_lo`` / ``*_hi``); lines are dodged slightly along x
+    Bands are the bootstrap 95% CIs (``*_lo`` / ``*_hi``); a point without a CI (its set has
+    fewer than min_n images) is drawn hollow, without a band. Lines are dodged slightly along x
     so that equal values stay visible. Below each column, grey bars give the share of images
     whose predicted class changed, n_changed / (n_same + n_changed), with the counts: where it
     is 0 % Responsiveness is undefined (NaN, no point drawn), where it is 100 % Consistency is.
@@ -73,7 +76,10 @@ def severity_curves_figure(summary: pd.DataFrame, dataset: str, model: str, *, m
         axes[0].set_title(noise_label(noise), fontsize=10)
         _draw_change_bars(axes[2], shares[shares["noise"] == noise], severities, first_column=col == 0)
     band = Line2D([], [], color="#757575", linewidth=6, alpha=0.3, label="95% bootstrap CI")
-    cam_legend(figure, cams, colors, [band])
+    hollow = Line2D(
+        [], [], linestyle="", marker="o", markersize=4, markerfacecolor="white", markeredgecolor="#757575", label=HOLLOW
+    )
+    cam_legend(figure, cams, colors, [band, hollow])
     title = f"{vocabulary.CONSISTENCY.label} and {vocabulary.RESPONSIVENESS.label} vs noise severity"
     figure.suptitle(f"{dataset} / {model} — {title}", fontsize=11)
     return figure
@@ -102,7 +108,20 @@ def _draw_curves(
             alpha=0.15,
             linewidth=0,
         )
-        ax.plot(x, line[metric].to_numpy(float), color=colors[cam], marker="o", markersize=3.5, linewidth=1.6)
+        values = line[metric].to_numpy(float)
+        supported = np.isfinite(line[f"{metric}_lo"].to_numpy(float))
+        ax.plot(x, values, color=colors[cam], linewidth=1.6)
+        ax.plot(x[supported], values[supported], linestyle="", color=colors[cam], marker="o", markersize=3.5)
+        thin = ~supported & np.isfinite(values)
+        ax.plot(
+            x[thin],
+            values[thin],
+            linestyle="",
+            marker="o",
+            markersize=3.8,
+            markerfacecolor="white",
+            markeredgecolor=colors[cam],
+        )
     if noise_rows[metric].isna().all():
         ax.text(
             0.5,

@@ -7,15 +7,20 @@
 - NaN values are drawn grey and hatched with the reason, never as 0 (:func:`nan_cell`);
 - a figure that cannot be drawn is replaced by one that says why (:func:`message_figure`);
 - figures are pyplot-free (no global figure registry: nothing stays open after saving) and are
-  saved as 150 dpi PNGs, or 100 dpi JPEGs where the path ends in ``.jpg`` (:func:`save`).
+  saved as 150 dpi PNGs, or 100 dpi JPEGs where the path ends in ``.jpg`` (:func:`save`), tight
+  around every label, also when a notebook user calls ``savefig`` (:class:`TightFigure`);
+- for papers, :func:`also_saving` makes :func:`save` write SVG and PDF copies beside each file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from matplotlib import colormaps
 from matplotlib.axes import Axes
@@ -34,6 +39,10 @@ SCORE_CMAP = "viridis"
 CAM_CMAP = "inferno"
 NAN_FACE = "#d9d9d9"
 CHANGED_RED = "#c62828"
+
+VECTOR_FORMATS: tuple[str, ...] = ("svg", "pdf")
+"""The formats :func:`also_saving` can add beside a figure's PNG (or JPEG)."""
+_ALSO: ContextVar[tuple[str, ...]] = ContextVar("camrobust_also_saving", default=())
 
 # Fixed orders, so colours and columns line up across figures: CAM method i gets tab10 colour i.
 CANONICAL_CAMS = registry.CAM_METHODS
@@ -90,31 +99,50 @@ def cam_order(cams: Iterable[str]) -> list[str]:
 
 def cam_label(name: str) -> str:
     """The registry label of a built-in CAM method ('gradcampp' -> 'GradCAM++'), else ``name``."""
-    try:
-        return registry.cam(name).label
-    except KeyError:
-        return name
+    return registry.cam_label(name)
 
 
 def noise_label(name: str) -> str:
     """The registry label of a built-in noise ('gaussian_noise' -> 'Gaussian noise'), else ``name``."""
-    try:
-        return registry.noise(name).label
-    except KeyError:
-        return name
+    return registry.noise_label(name)
 
 
-def new_figure(width: float, height: float, *, constrained: bool = True) -> Figure:
-    """Pyplot-free figure rendered by Agg (nothing to close, no global state)."""
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
+class TightFigure(Figure):
+    """A Figure whose ``savefig`` is tight around every label by default (``bbox_inches="tight"``,
+    0.1 inch padding), as the workflow's figures are saved: a title above the axes is not clipped."""
+
+    def savefig(self, fname: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("bbox_inches", "tight")
+        kwargs.setdefault("pad_inches", 0.1)
+        super().savefig(fname, *args, **kwargs)
+
+
+def new_figure(width: float, height: float, *, constrained: bool = True) -> TightFigure:
+    """Pyplot-free figure rendered by Agg (nothing to close, no global state), saved tight."""
+    figure = TightFigure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
     FigureCanvasAgg(figure)
     return figure
+
+
+@contextmanager
+def also_saving(formats: Iterable[str]) -> Iterator[None]:
+    """Within the block, :func:`save` also writes each of ``formats`` (svg, pdf) beside the file it
+    saves, with the same stem (``heatmap.png`` -> ``heatmap.svg``, ``heatmap.pdf``)."""
+    chosen = tuple(dict.fromkeys(formats))
+    unknown = [name for name in chosen if name not in VECTOR_FORMATS]
+    if unknown:
+        raise ValueError(f"unknown figure format(s) {unknown}; allowed besides png: {', '.join(VECTOR_FORMATS)}")
+    token = _ALSO.set(chosen)
+    try:
+        yield
+    finally:
+        _ALSO.reset(token)
 
 
 def save(figure: Figure, path: str | Path) -> None:
     """Write ``figure`` at ``path`` (parents created), tight around every label: PNG at DPI, or
     for a ``.jpg`` path JPEG at JPEG_DPI, the format for grids of photos and noise (PNG stores
-    those at about twice the size)."""
+    those at about twice the size); inside :func:`also_saving`, SVG / PDF copies beside it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".jpg":
@@ -123,6 +151,8 @@ def save(figure: Figure, path: str | Path) -> None:
         figure.savefig(target, format="jpeg", dpi=JPEG_DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs=pil_kwargs)
     else:
         figure.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1)
+    for extension in _ALSO.get():
+        figure.savefig(target.with_suffix(f".{extension}"), format=extension, bbox_inches="tight", pad_inches=0.1)
     figure.clear()
 
 

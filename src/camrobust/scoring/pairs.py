@@ -8,6 +8,7 @@ rankings (:mod:`camrobust.scoring.rbo`) and the other similarities are reported 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,6 +87,25 @@ def pair_similarities(
     }
     result[vocabulary.NOTE] = _pair_notes(clean_ok, noisy_ok, n_regions, result)
     return result
+
+
+def rbo_by_persistence(
+    clean_cams: np.ndarray, noisy_cams: np.ndarray, segments: np.ndarray, ps: Sequence[float]
+) -> dict[float, np.ndarray]:
+    """RBO (B,) of (clean, noisy) CAM pairs (B, H, W) on the clean image's segments for every
+    persistence p in ``ps``, from one computation of the region importances; NaN as in
+    :func:`pair_similarities` (a non-finite map, a single region)."""
+    clean = as_numpy(clean_cams).astype(np.float64)
+    noisy = as_numpy(noisy_cams).astype(np.float64)
+    labels = as_numpy(segments)
+    n_max = int(labels.max()) + 1 if labels.size else 1
+    sums_clean, counts = region_sums(clean, labels, n_max)
+    sums_noisy, _ = region_sums(noisy, labels, n_max)
+    valid = counts > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        importance_clean, importance_noisy = sums_clean / counts, sums_noisy / counts
+    ranked = (valid.sum(axis=1) >= 2) & finite_maps(clean) & finite_maps(noisy)
+    return {p: np.where(ranked, rbo_scores(importance_clean, importance_noisy, valid, p), np.nan) for p in ps}
 
 
 def _pair_notes(

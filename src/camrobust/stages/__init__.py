@@ -4,7 +4,7 @@ A stage function takes paths and plain settings as keyword arguments, reads its 
 with the kernels of :mod:`camrobust.core` (or :mod:`camrobust.analysis`, :mod:`camrobust.plots`)
 and writes its outputs, so every stage runs and is tested without Snakemake; the scripts in
 ``workflow_scripts/`` only pass the ``snakemake`` object's fields to one stage function. Heavy
-libraries (torch, pingouin, matplotlib) are imported inside the functions that use them, which
+libraries (torch, matplotlib) are imported inside the functions that use them, which
 keeps the start-up of the many small jobs short.
 
 Every per-item stage streams over chunks of images (:data:`camrobust.io.chunks.CHUNK_SIZE`, or
