@@ -33,6 +33,10 @@ AGGREGATES = {
     "plot_severity_curves": 1,
     "plot_ranking_agreement": 1,
     "plot_change_rates": 1,
+    "summarise_trust": 1,
+    "test_trust": 1,
+    "plot_trust": 1,
+    "page_trust": 1,
     "all": 1,
 }
 
@@ -143,6 +147,8 @@ def test_adding_a_cam_plans_only_its_jobs_and_the_aggregates(finished_run: Path,
     planned = planned_jobs(finished_run, config="plus_cam.yaml")
     expected = {  # gradcampp's maps came with the features: only its scores and what shows them
         "score_cams": len(config["noises"]),
+        "score_faithfulness": 1,
+        "score_localisation": 1,
         "plot_cam_overlays": len(config["noises"]),
         "plot_critical_difference": len(config["noises"]),
         "page_drilldown": len(config["noises"]),

@@ -41,12 +41,9 @@ def score_sentence(test: pd.Series, alpha: float) -> str:
         if close
         else "; every other CAM is significantly worse"
     )
-    baselines = [registry.cam_label(c) for c in str(test["not_different"]).split() if c in registry.BASELINE_CAMS]
-    warn = (
-        f" — a baseline that explains nothing ({escape(_listed(baselines))}) is among them"
-        if baselines or test["best"] in registry.BASELINE_CAMS
-        else ""
-    )
+    top = [test["best"], *str(test["not_different"]).split()]
+    baselines = [registry.cam_label(c) for c in top if c in registry.BASELINE_CAMS]
+    warn = f" — among them a baseline that explains nothing: {escape(_listed(baselines))}" if baselines else ""
     return (
         f"{head}: best {escape(best)} (Friedman p = {test['p']:.3g}, n = {test['n']} images){tail} "
         f"(Nemenyi p ≥ {alpha:g}){warn}."
