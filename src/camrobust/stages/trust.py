@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from camrobust import vocabulary
-from camrobust.core.conditions import flat, read_rows
+from camrobust.core.conditions import read_rows
+from camrobust.core.trust import FaithfulnessSettings, faithfulness_frame, localisation_frame
 from camrobust.datasets.imageset import DatasetError
 from camrobust.datasets.masks import mask_chunks
 from camrobust.io.chunks import CHUNK_SIZE, image_chunks
@@ -33,8 +33,7 @@ from camrobust.io.store import open_store, store_writer
 from camrobust.io.tables import ParquetAppender
 
 if TYPE_CHECKING:
-    import torch
-    import zarr
+    pass
 
 PathLike = str | os.PathLike[str]
 MASK_DIMS = ("image", "y", "x")
@@ -42,29 +41,6 @@ FAITHFULNESS_KEYS: tuple[str, ...] = ("dataset", "model", "cam")
 """Key columns of a faithfulness or localisation table: one table per (dataset, model, cam)."""
 LOCALISATION_CONDITION: tuple[str, ...] = ("condition", "severity")
 """What tells a localisation table's rows of one image apart: ``clean``/0, or a noise and severity."""
-
-
-@dataclass(frozen=True)
-class FaithfulnessSettings:
-    """The ``faithfulness:`` config section (see :mod:`camrobust.faithfulness` for each metric):
-    ``steps`` points of the deletion and insertion curves, the ``deletion_baseline``, the
-    ``insertion_start``, ROAD's ``road_percentages`` and imputation ``road_noise``, the
-    ``region_baseline`` of region deletion and ``batch_size`` perturbed inputs per forward."""
-
-    steps: int = 21
-    deletion_baseline: str = "mean"
-    insertion_start: str = "blur"
-    road_percentages: tuple[float, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-    road_noise: float = 0.01
-    region_baseline: str = "mean"
-    batch_size: int = 64
-
-    @classmethod
-    def of_config(cls, section: Mapping[str, Any], batch_size: int) -> FaithfulnessSettings:
-        """The settings of a validated ``faithfulness:`` section (``enabled`` aside)."""
-        values = {key: value for key, value in section.items() if key != "enabled"}
-        values["road_percentages"] = tuple(values.get("road_percentages", cls.road_percentages))
-        return cls(**values, batch_size=batch_size)
 
 
 def stage_masks(
@@ -85,75 +61,6 @@ def stage_masks(
             masks.append(chunk)
 
 
-def device_maps(cam_store: zarr.Group, rows: slice, device: torch.device) -> torch.Tensor:
-    """Image-resolution maps in [0, 1] (n, S, H, W) of ``rows`` of a CAM store, post-processed
-    on ``device`` (:func:`camrobust.cams.postprocess`, as :func:`camrobust.io.maps.pixel_maps`)."""
-    import torch
-
-    from camrobust import cams
-
-    raw = torch.from_numpy(read_rows(cam_store["maps"], rows)).to(device)
-    return cams.postprocess(raw, cam_store.attrs["image_size"])
-
-
-def faithfulness_scores(
-    model: torch.nn.Module,
-    inputs: torch.Tensor,
-    maps: torch.Tensor,
-    segments: torch.Tensor,
-    targets: torch.Tensor,
-    settings: FaithfulnessSettings,
-    *,
-    ids: Sequence[str],
-    seed: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-) -> dict[str, np.ndarray]:
-    """The :data:`camrobust.vocabulary.FAITHFULNESS` scores (N,) of normalised ``inputs``
-    (N,C,H,W), ranked by the ``maps`` (N,H,W), the clean images' ``segments`` (N,H,W), for the
-    classes ``targets`` (N,), on the inputs' device."""
-    from camrobust import faithfulness
-
-    curves = faithfulness.deletion_insertion(
-        model,
-        inputs,
-        maps,
-        targets,
-        faithfulness.DeletionInsertionSettings(
-            steps=settings.steps,
-            deletion_baseline=settings.deletion_baseline,  # type: ignore[arg-type]
-            insertion_start=settings.insertion_start,  # type: ignore[arg-type]
-            batch_size=settings.batch_size,
-        ),
-        mean=mean,
-        std=std,
-    )
-    road = faithfulness.road(
-        model,
-        inputs,
-        maps,
-        targets,
-        faithfulness.RoadSettings(settings.road_percentages, settings.road_noise, settings.batch_size),
-        ids=ids,
-        seed=seed,
-    )
-    regions = faithfulness.region_deletion(
-        model,
-        inputs,
-        maps,
-        segments,
-        targets,
-        faithfulness.RegionDeletionSettings(baseline=settings.region_baseline, batch_size=settings.batch_size),  # type: ignore[arg-type]
-        mean=mean,
-        std=std,
-    )
-    values = (curves.deletion_auc, curves.insertion_auc, road.morf_score, road.lerf_score, regions.auc)
-    return {
-        score.name: value.detach().double().cpu().numpy()
-        for score, value in zip(vocabulary.FAITHFULNESS, values, strict=True)
-    }
-
-
 def score_faithfulness(
     *,
     images_store: PathLike,
@@ -171,8 +78,6 @@ def score_faithfulness(
     """The faithfulness table of one CAM store of the clean images (module docstring), for the CAM
     targets of the clean predictions; ``settings.batch_size`` images per chunk, each chunk's
     (image, step) rows ``settings.batch_size`` per forward."""
-    import torch
-
     from camrobust.core.model import ModelInput
     from camrobust.stages.get_model import load_model
 
@@ -185,50 +90,21 @@ def score_faithfulness(
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with ParquetAppender(out) as appender:
         for rows in image_chunks(n, settings.batch_size):
-            ids = image_ids(images, rows)
-            inputs = model_input.tensor(np.asarray(images["images"][rows]))
-            chosen = torch.as_tensor(np.asarray(targets[rows])[:, 0], device=model_input.device)
-            maps = device_maps(cam_group, rows, model_input.device)[:, 0]
-            regions = torch.as_tensor(np.asarray(segments[rows]).astype(np.int64), device=model_input.device)
-            scores = faithfulness_scores(
+            frame = faithfulness_frame(
                 model,
-                inputs,
-                maps,
-                regions,
-                chosen,
-                settings,
-                ids=ids,
+                model_input,
+                np.asarray(images["images"][rows]),
+                read_rows(cam_group["maps"], rows)[:, 0],
+                np.asarray(segments[rows]),
+                np.asarray(targets[rows])[:, 0],
+                ids=image_ids(images, rows),
+                keys={key: keys[key] for key in FAITHFULNESS_KEYS},
+                settings=settings,
                 seed=seed,
-                mean=model_input.mean,
-                std=model_input.std,
-            )
-            frame = pd.DataFrame(
-                {
-                    **{key: keys[key] for key in FAITHFULNESS_KEYS},
-                    "image_id": ids,
-                    "target": chosen.cpu().numpy(),
-                    **scores,
-                }
             )
             appender.append(frame)
     if not appender.written:
         raise ValueError(f"{images_store}: no images to score")
-
-
-def localisation_scores(maps: torch.Tensor, masks: torch.Tensor, *, tolerance: float) -> dict[str, np.ndarray]:
-    """The :data:`camrobust.vocabulary.LOCALISATION` scores (N,) of ``maps`` (N,H,W) against the
-    bool ``masks`` (N,H,W), on the maps' device; ``tolerance``: the pointing game's, in px."""
-    from camrobust import localisation
-
-    values = (
-        localisation.pointing_game(maps, masks, tolerance=tolerance),
-        localisation.energy_pointing_game(maps, masks),
-        localisation.relevance_rank_accuracy(maps, masks),
-    )
-    return {
-        score.name: value.detach().double().cpu().numpy()
-        for score, value in zip(vocabulary.LOCALISATION, values, strict=True)
-    }
 
 
 def score_localisation(
@@ -245,7 +121,6 @@ def score_localisation(
     """The localisation table of one (dataset, model, cam) over the conditions of ``cam_stores``
     (condition -> CAM store; ``clean`` first, then the noises in sorted order), ``chunk_size``
     images at a time (module docstring)."""
-    import torch
 
     from camrobust.devices import resolve_device
 
@@ -259,22 +134,17 @@ def score_localisation(
             group = open_store(cam_stores[condition])
             severities = [int(s) for s in group["severity"][...]]
             for rows in image_chunks(n, chunk_size):
-                maps = device_maps(group, rows, on)
-                s = len(severities)
-                truth = torch.from_numpy(np.asarray(masks[rows])).to(on)
-                scores = localisation_scores(maps.flatten(0, 1), truth.repeat_interleave(s, 0), tolerance=tolerance)
-                ids = image_ids(images, rows)
-                appender.append(
-                    pd.DataFrame(
-                        {
-                            **{key: keys[key] for key in FAITHFULNESS_KEYS},
-                            "condition": condition,
-                            "severity": flat(np.tile(np.asarray(severities, dtype=np.int64), (len(ids), 1))),
-                            "image_id": np.repeat(ids, s),
-                            **scores,
-                        }
-                    )
+                frame = localisation_frame(
+                    read_rows(group["maps"], rows),
+                    np.asarray(masks[rows]),
+                    ids=image_ids(images, rows),
+                    condition=condition,
+                    severities=severities,
+                    keys={key: keys[key] for key in FAITHFULNESS_KEYS},
+                    tolerance=tolerance,
+                    device=on,
                 )
+                appender.append(frame)
     if not appender.written:
         raise ValueError(f"{masks_store}: no images to score")
 
