@@ -205,7 +205,7 @@ EVALUATION_DATA |= {"plot_region_counts", "stage_masks"}
 
 def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_config: dict) -> None:
     whole = run_jobs(validate_config(tiny_config))
-    assert whole.total() == 55
+    assert whole.total() == 59
     more_images = copy.deepcopy(tiny_config)
     more_images["datasets"]["tiny"]["n_images"] = 16
     assert plan_with(finished_run, more_images, "more_images.yaml") == whole

@@ -193,3 +193,85 @@ def localisation_frame(
             **scores,
         }
     )
+
+
+def faithfulness_rows(
+    model: torch.nn.Module,
+    model_input: ModelInput,
+    images: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    segments: np.ndarray,
+    targets: np.ndarray,
+    *,
+    ids: Sequence[str],
+    keys: Mapping[str, Mapping[str, str]],
+    settings: Mapping[str, Any] | None,
+    seed: int,
+) -> pd.DataFrame:
+    """The faithfulness rows (:func:`faithfulness_frame`) of every CAM's raw maps (n, 1, h, w) in
+    ``maps`` on the clean ``images``, ``model_input.batch_size`` images at a time; ``settings``:
+    the config's ``faithfulness:`` section (its defaults where empty)."""
+    import pandas as pd
+
+    from camrobust.io.chunks import image_chunks
+
+    chosen = FaithfulnessSettings.of_config(dict(settings or {}), model_input.batch_size)
+    frames = [
+        faithfulness_frame(
+            model,
+            model_input,
+            images[rows],
+            maps[cam][rows, 0],
+            segments[rows],
+            targets[rows],
+            ids=ids[rows],
+            keys=keys[cam],
+            settings=chosen,
+            seed=seed,
+        )
+        for cam in maps
+        for rows in image_chunks(len(images), model_input.batch_size)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def localisation_rows(
+    maps: Mapping[str, np.ndarray],
+    masks: np.ndarray,
+    ids: Sequence[str],
+    condition: str,
+    severities: Sequence[int],
+    keys: Mapping[str, Mapping[str, str]],
+    tolerance: float,
+    model_input: ModelInput,
+) -> list[pd.DataFrame]:
+    """The localisation rows (:func:`localisation_frame`) of every CAM's raw maps (n, S, h, w) in
+    ``maps`` under one condition, CHUNK_SIZE images at a time."""
+    from camrobust.io.chunks import CHUNK_SIZE, image_chunks
+
+    return [
+        localisation_frame(
+            maps[cam][rows],
+            masks[rows],
+            ids=ids[rows],
+            condition=condition,
+            severities=severities,
+            keys=keys[cam],
+            tolerance=tolerance,
+            device=model_input.device,
+        )
+        for cam in maps
+        for rows in image_chunks(len(masks), CHUNK_SIZE)
+    ]
+
+
+def checked_masks(masks: np.ndarray | None, n: int, h: int, w: int) -> np.ndarray | None:
+    """``masks`` as a bool array (n, h, w), one per image (None stays None); ValueError otherwise."""
+    if masks is None:
+        return None
+    array = np.asarray(masks)
+    if array.shape != (n, h, w) or array.dtype != bool:
+        raise ValueError(
+            f"masks: expected a bool array ({n}, {h}, {w}), one per image, got {array.dtype} {array.shape}"
+        )
+    return array
