@@ -8,6 +8,7 @@ from pathlib import Path
 
 from camrobust.analysis.settings import settings as sensitivity_settings
 from camrobust.canonical import canonical, model_settings, staging_settings
+from camrobust.datasets.masks import has_masks
 from camrobust.config import (
     model_datasets,
     noise_severities,
@@ -16,6 +17,7 @@ from camrobust.config import (
 )
 from camrobust.registry import (
     ATTACKS,
+    BASELINE_CAMS,
     cam_label,
     CAM_METHODS,
     GRADIENT_CAMS,
@@ -176,6 +178,67 @@ STATISTICS = [
 ]
 
 
+def mask_datasets():
+    """The datasets with ground-truth masks (shapes; imagefolder with masks; imagenet_val with boxes)."""
+    return sorted(d for d, spec in config["datasets"].items() if has_masks(spec))
+
+
+def mask_spec(wildcards):
+    """Params function: the dataset settings that staging its masks reads."""
+    spec = config["datasets"][wildcards.dataset]
+    return canonical(
+        {k: v for k, v in spec.items() if k not in ("segmentation", "n_train")}
+    )
+
+
+def faithfulness_settings():
+    """The faithfulness section's settings, canonical (``enabled`` plans the jobs, no setting)."""
+    section = config["faithfulness"]
+    return canonical({k: v for k, v in section.items() if k != "enabled"})
+
+
+def faithfulness_tables():
+    if not config["faithfulness"]["enabled"]:
+        return []
+    return [
+        f"results/faithfulness/{d}/{m}/{cam}.parquet"
+        for d, m in experiments()
+        for cam in config["cams"]
+    ]
+
+
+def localisation_tables():
+    if not config["localisation"]["enabled"]:
+        return []
+    return [
+        f"results/localisation/{d}/{m}/{cam}.parquet"
+        for d, m in experiments()
+        if d in mask_datasets()
+        for cam in config["cams"]
+    ]
+
+
+def localisation_cams(wildcards):
+    """Condition -> CAM store of one (dataset, model, cam): the clean images and every noise."""
+    prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}"
+    return {
+        condition: f"{prefix}/{condition}/{wildcards.cam}.zarr"
+        for condition in ["clean", *config["noises"]]
+    }
+
+
+def trust_outputs():
+    return [
+        "results/summary/trust.csv",
+        "results/summary/trust_localisation.csv",
+        "results/statistics/trust.csv",
+        "results/statistics/trust_pairwise.csv",
+        "results/report/trust.png",
+        *also("results/report/trust.png"),
+        "results/report/pages/trust.html",
+    ]
+
+
 def also(path):
     """The vector-format copies of a figure ``path`` (wildcards kept): one per FORMATS."""
     stem = path.rsplit(".", 1)[0].replace("{", "{{").replace("}", "}}")
@@ -293,6 +356,8 @@ def landing_links():
         ["robustness table (CSV)", "results/summary/robustness.csv"],
         ["verdicts (CSV)", "results/summary/verdicts.csv"],
         ["CAM pairs (tests)", "results/statistics/cam_pairwise.csv"],
+        ["which CAM to trust", "results/report/pages/trust.html"],
+        ["trust summary (CSV)", "results/summary/trust.csv"],
     ]
     if sensitivity_tables():
         run.append(
@@ -362,5 +427,6 @@ def final_outputs():
         *[f"results/report/{d}/{m}/model_card.html" for d, m in experiments()],
         *drilldown_pages(),
         *sensitivity_outputs(),
+        *trust_outputs(),
         "results/report/pages/landing.rst",
     ]

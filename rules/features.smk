@@ -24,8 +24,8 @@ rule predict_images:
 
 # Activations and gradients: kept for adding `uses: features` CAM plugins without a model pass,
 # or temp() (deleted once this run's plugin CAMs are written; adding one later reruns this job).
-# The raw maps of every built-in gradient-family CAM are written here too, whichever the config
-# names: adding one of them to `cams` later plans only its scores.
+# The raw maps of every built-in gradient-family CAM and of the four baseline maps are written here
+# too, whichever the config names: adding one of them to `cams` later plans only its scores.
 FEATURES = directory("results/features/{dataset}/{model}/{condition}.zarr")
 
 
@@ -33,13 +33,14 @@ rule extract_features:
     input:
         unpack(model_files),
         images=condition_images,
+        ids="results/data/{dataset}/eval.zarr",
         predictions="results/predictions/{dataset}/{model}/{condition}.zarr",
     output:
         **{
             cam: directory(
                 f"results/cams/{{dataset}}/{{model}}/{{condition}}/{cam}.zarr"
             )
-            for cam in GRADIENT_CAMS
+            for cam in [*GRADIENT_CAMS, *BASELINE_CAMS]
         },
         features=FEATURES if config["features"]["keep"] else temp(FEATURES),
     log:
@@ -55,6 +56,8 @@ rule extract_features:
         batch_size=BATCH_SIZE,
         precision=config["features"]["precision"],
         gradient_cams=GRADIENT_CAMS,
+        baseline_cams=BASELINE_CAMS,
+        seed=SEED,
         device=DEVICE,
     script:
         "../workflow_scripts/extract_features.py"

@@ -90,3 +90,26 @@ rule page_sensitivity:
         main=lambda wc: f"rbo_p={config['metric']['rbo_p']:g}, each dataset's own segmentation",
     script:
         "../workflow_scripts/page_sensitivity.py"
+
+
+rule page_trust:
+    input:
+        summary="results/summary/trust.csv",
+        tests="results/statistics/trust.csv",
+        figure="results/report/trust.png",
+    output:
+        report(
+            "results/report/pages/trust.html",
+            caption="../report/captions/pages/trust.rst",
+            category="Trust",
+        ),
+    log:
+        "logs/page_trust/page_trust.log",
+    benchmark:
+        "results/benchmarks/page_trust/page_trust.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        alpha=ALPHA,
+    script:
+        "../workflow_scripts/page_trust.py"

@@ -240,3 +240,23 @@ rule model_card:
         "../envs/torch.yaml"
     script:
         "../workflow_scripts/model_card.py"
+
+
+rule plot_trust:
+    input:
+        "results/summary/trust.csv",
+    output:
+        figure=report(
+            "results/report/trust.png",
+            caption="../report/captions/trust.rst",
+            category="Trust",
+        ),
+        formats=also("results/report/trust.png"),
+    log:
+        "logs/plot_trust/plot_trust.log",
+    benchmark:
+        "results/benchmarks/plot_trust/plot_trust.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../workflow_scripts/plot_trust.py"

@@ -122,8 +122,34 @@ def test_evaluate_equals_the_workflow_tables(finished_run: Path, tiny_config: di
         dataset="tiny",
         model_name="vgg",
         progress=False,
+        trust=True,
+        masks=clean.masks,
     )
     pd.testing.assert_frame_equal(result.scores, pd.read_parquet(results / "summary/scores.parquet"), check_exact=True)
+
+    # the trust tables: the workflow's per-image tables, summary, localisation under noise and tests
+    faithfulness = pd.concat(
+        [pd.read_parquet(results / f"faithfulness/tiny/vgg/{cam}.parquet") for cam in tiny_config["cams"]],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(result.faithfulness, faithfulness, check_exact=False, rtol=1e-6, atol=1e-7)
+    trust_csv = pd.read_csv(results / "summary/trust.csv")
+    summary = result.trust_summary()
+    assert list(summary.columns) == list(trust_csv.columns)
+    numbers = trust_csv.select_dtypes("number").columns
+    np.testing.assert_allclose(summary[numbers].to_numpy(float), trust_csv[numbers].to_numpy(float), atol=1e-6)
+    noise = pd.read_csv(results / "summary/trust_localisation.csv")
+    np.testing.assert_allclose(
+        result.localisation_under_noise()[noise.select_dtypes("number").columns].to_numpy(float),
+        noise.select_dtypes("number").to_numpy(float),
+        atol=1e-6,
+    )
+    tests, _ = result.trust_tests(alpha=tiny_config["statistics"]["alpha"])
+    stored = pd.read_csv(results / "statistics/trust.csv", keep_default_na=False, na_values=[""])
+    ordered = tests.sort_values(["dataset", "model", "axis", "score"], ignore_index=True)
+    assert ordered["best"].tolist() == stored["best"].tolist()
+    np.testing.assert_allclose(ordered["statistic"].to_numpy(float), stored["statistic"].to_numpy(float), atol=1e-9)
+    assert isinstance(result.trust_figure(), Figure)
 
     segments = open_store(results / "segments/tiny.zarr")
     assert result.segmentation["params"] == dict(segments.attrs["params"])

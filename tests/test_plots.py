@@ -365,7 +365,7 @@ def test_sensitivity_figure_draws_tau_per_setting(tmp_path: Path) -> None:
 REPO = Path(__file__).resolve().parents[1]
 REPORT_RULES = REPO / "rules" / "report.smk"
 CAPTIONS = REPO / "report" / "captions"
-FIGURE_VARIANTS = {"robustness_heatmap", "severity_curves", "critical_difference", "change_rates"}
+FIGURE_VARIANTS = {"robustness_heatmap", "severity_curves", "critical_difference", "change_rates", "trust"}
 
 
 def rule_blocks(smk: Path) -> dict[str, str]:
@@ -393,7 +393,7 @@ def test_each_page_has_one_name_across_rule_file_caption_and_module() -> None:
     """page_<name> writes results/report/pages/<name>... with caption pages/<name>.rst from
     camrobust.pages.<name> (the landing page is the report's description, not an item)."""
     blocks = rule_blocks(REPO / "rules" / "pages.smk")
-    assert set(blocks) == {"page_landing", "page_drilldown", "page_sensitivity"}
+    assert set(blocks) == {"page_landing", "page_drilldown", "page_sensitivity", "page_trust"}
     for rule, block in blocks.items():
         name = rule.removeprefix("page_")
         importlib.import_module(f"camrobust.pages.{name}")

@@ -27,6 +27,8 @@ STATISTICS = {"test_cam_methods", "test_datasets", "test_noise_types", "test_sev
 SUMMARY = {"collect_scores", "summarise_robustness", "plot_robustness_heatmap", "plot_severity_curves"}
 SUMMARY |= {"plot_ranking_agreement", "plot_change_rates", "all"} | STATISTICS
 SUMMARY |= {"export_robustness_table", "summarise_verdicts", "page_landing"}
+TRUST = {"summarise_trust", "test_trust", "plot_trust", "page_trust"}
+SUMMARY |= TRUST
 
 
 def plan_with(finished_run: Path, config: dict, name: str) -> Counter[str]:
@@ -58,8 +60,11 @@ def test_adding_a_noise_recomputes_no_cam_of_another_noise(finished_run: Path, t
         "extract_features",
         "model_cams",
         "score_cams",
+        "score_localisation",
     } <= (SUMMARY | {"plot_cam_overlays", "plot_critical_difference", "plot_noise_examples", "page_drilldown"})
     assert planned["plot_noise_examples"] == 1  # the dataset's figure gains a row
+    # localisation covers every noise: each CAM's table gains the noise; faithfulness (clean) does not rerun
+    assert planned["score_localisation"] == len(config["cams"]) and "score_faithfulness" not in planned
 
 
 def test_changing_one_severity_list_touches_only_that_noise(finished_run: Path, tiny_config: dict) -> None:
@@ -76,7 +81,7 @@ def test_changing_alpha_reruns_only_the_tests_and_the_diagrams_that_use_it(
     config = copy.deepcopy(tiny_config)
     config["statistics"] = {"alpha": 0.01}
     planned = plan_with(finished_run, config, "alpha.yaml")
-    assert set(planned) == STATISTICS | {"plot_critical_difference", "page_landing", "all"}
+    assert set(planned) == STATISTICS | {"plot_critical_difference", "page_landing", "test_trust", "page_trust", "all"}
     assert planned["plot_critical_difference"] == len(config["noises"])
 
 
@@ -185,6 +190,9 @@ def run_jobs(config: dict) -> Counter[str]:
             "plot_noise_examples": datasets,
             "model_card": len(experiments),
             "plot_region_counts": 1,
+            "stage_masks": len({d for d, _ in experiments if config["datasets"][d]["kind"] == "shapes"}),
+            "score_faithfulness": len(experiments) * len(cams),
+            "score_localisation": len(experiments) * len(cams),
             **dict.fromkeys(SUMMARY, 1),
         }
     )
@@ -192,12 +200,12 @@ def run_jobs(config: dict) -> Counter[str]:
 
 # The jobs that read no model: changing the training split reruns everything else.
 EVALUATION_DATA = {"stage_evaluation_images", "segment_images", "perturb_images", "plot_noise_examples"}
-EVALUATION_DATA |= {"plot_region_counts"}
+EVALUATION_DATA |= {"plot_region_counts", "stage_masks"}
 
 
 def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_config: dict) -> None:
     whole = run_jobs(validate_config(tiny_config))
-    assert whole.total() == 44
+    assert whole.total() == 59
     more_images = copy.deepcopy(tiny_config)
     more_images["datasets"]["tiny"]["n_images"] = 16
     assert plan_with(finished_run, more_images, "more_images.yaml") == whole

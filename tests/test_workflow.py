@@ -33,6 +33,10 @@ AGGREGATES = {
     "plot_severity_curves": 1,
     "plot_ranking_agreement": 1,
     "plot_change_rates": 1,
+    "summarise_trust": 1,
+    "test_trust": 1,
+    "plot_trust": 1,
+    "page_trust": 1,
     "all": 1,
 }
 
@@ -143,9 +147,61 @@ def test_adding_a_cam_plans_only_its_jobs_and_the_aggregates(finished_run: Path,
     planned = planned_jobs(finished_run, config="plus_cam.yaml")
     expected = {  # gradcampp's maps came with the features: only its scores and what shows them
         "score_cams": len(config["noises"]),
+        "score_faithfulness": 1,
+        "score_localisation": 1,
         "plot_cam_overlays": len(config["noises"]),
         "plot_critical_difference": len(config["noises"]),
         "page_drilldown": len(config["noises"]),
         **AGGREGATES,
     }
     assert dict(planned) == expected
+
+
+def test_trust_summary_and_tests(finished_run: Path, tiny_config: dict) -> None:
+    """trust.csv: one row per CAM, its RM the pooled RM of its score rows, each faithfulness and
+    localisation figure the mean of its per-image table, ranks 1..k per score; the tests compare
+    the k CAMs per score on the images."""
+    from camrobust import vocabulary
+    from camrobust.analysis.robustness import robustness_table
+
+    results = finished_run / "results"
+    cams = tiny_config["cams"]
+    trust = pd.read_csv(results / "summary/trust.csv")
+    assert sorted(trust["cam"]) == sorted(cams) and len(trust) == len(cams)
+    assert trust.set_index("cam")["baseline"].to_dict() == {cam: cam == "class_blob_map" for cam in cams}
+    scores = pd.read_parquet(results / "summary/scores.parquet")
+    pooled = robustness_table(scores, ["cam"], n_boot=0, min_n=tiny_config["metric"].get("min_n", 10))
+    np.testing.assert_allclose(
+        trust.set_index("cam")["rm"], pooled.set_index("cam")["rm"].loc[trust["cam"]], atol=1e-12
+    )
+    for cam in cams:
+        row = trust[trust["cam"] == cam].iloc[0]
+        faithfulness = pd.read_parquet(results / f"faithfulness/tiny/vgg/{cam}.parquet")
+        localisation = pd.read_parquet(results / f"localisation/tiny/vgg/{cam}.parquet")
+        assert len(faithfulness) == tiny_config["datasets"]["tiny"]["n_images"]
+        severities = 1 + sum(len(s) for s in tiny_config["noises"].values())
+        assert len(localisation) == severities * len(faithfulness)
+        clean = localisation[localisation["condition"] == "clean"]
+        for score in vocabulary.FAITHFULNESS:
+            assert row[score.name] == pytest.approx(faithfulness[score.name].mean(), abs=1e-12)
+            assert row[f"{score.name}_lo"] <= row[score.name] <= row[f"{score.name}_hi"]
+            assert row[f"{score.name}_better"] == ("higher" if score.higher_is_better else "lower")
+        for score in vocabulary.LOCALISATION:
+            assert row[score.name] == pytest.approx(clean[score.name].mean(), abs=1e-12)
+            assert 0 <= row[score.name] <= 1
+    for score in (vocabulary.RM, *vocabulary.FAITHFULNESS, *vocabulary.LOCALISATION):
+        ranks = trust[f"{score.name}_rank"]
+        assert ranks.min() == 1 and ranks.max() <= len(cams)
+        best = trust.loc[ranks == 1, score.name]
+        assert (best == (trust[score.name].max() if score.higher_is_better else trust[score.name].min())).all()
+    noise = pd.read_csv(results / "summary/trust_localisation.csv")
+    assert len(noise) == len(cams) * (1 + sum(len(s) for s in tiny_config["noises"].values()))
+    tests = pd.read_csv(results / "statistics/trust.csv", keep_default_na=False, na_values=[""])
+    named = [s.name for s in (*vocabulary.FAITHFULNESS, *vocabulary.LOCALISATION)]
+    assert sorted(tests["score"]) == sorted(named) and (tests["k"] == len(cams)).all()
+    assert set(tests["axis"]) == {"faithfulness", "localisation"} and (tests["p"].between(0, 1)).all()
+    pairs = pd.read_csv(results / "statistics/trust_pairwise.csv")
+    assert len(pairs) == len(named) * len(cams) * (len(cams) - 1) // 2
+    page = (results / "report/pages/trust.html").read_text()
+    assert "Which CAM to trust" in page and "class blob map (baseline)" in page
+    assert "results/report/pages/trust.html" in (results / "report/pages/landing.rst").read_text()

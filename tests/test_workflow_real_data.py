@@ -11,7 +11,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from tests.workflow import snakemake, write_config
+from tests.workflow import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -45,6 +45,7 @@ def test_image_folder_and_user_checkpoint_run_end_to_end(tmp_path: Path) -> None
         "cams": ["gradcam", "layercam"],
         "noises": {"gaussian_noise": [3]},
         "metric": {"n_bootstrap": 20},
+        "faithfulness": {"steps": 3, "road_percentages": [50]},
     }
     write_config(tmp_path, config)
     snakemake(tmp_path, "results/summary/robustness.csv")
@@ -57,3 +58,26 @@ def test_image_folder_and_user_checkpoint_run_end_to_end(tmp_path: Path) -> None
     assert (summary["n_same"] + summary["n_changed"] + summary["n_nan"] == 8).all()
     scores = pd.read_parquet(tmp_path / "results/summary/scores.parquet")
     assert scores["label"].isin(range(4)).all() and len(scores) == 2 * 8
+
+    # no masks: faithfulness but no localisation; adding a mask folder plans only localisation
+    snakemake(tmp_path, "results/summary/trust.csv", "results/statistics/trust.csv")
+    trust = pd.read_csv(tmp_path / "results/summary/trust.csv")
+    assert sorted(trust["cam"]) == ["gradcam", "layercam"] and "pointing_game" not in trust.columns
+    assert trust["deletion_auc"].between(0, 1).all()
+    for image in (tmp_path / "images").rglob("*.png"):
+        mask = np.zeros((80, 80), dtype=np.uint8)
+        mask[20:60, 20:60] = 255  # the square each image carries
+        target = tmp_path / "masks" / image.relative_to(tmp_path / "images")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask).save(target)
+    config["datasets"]["folder"]["masks"] = str(tmp_path / "masks")
+    write_config(tmp_path, config, "with_masks.yaml")
+    planned = planned_jobs(
+        tmp_path, "results/summary/trust.csv", "results/statistics/trust.csv", config="with_masks.yaml"
+    )
+    assert dict(planned) == {
+        "stage_masks": 1,
+        "score_localisation": 2,
+        "summarise_trust": 1,
+        "test_trust": 1,
+    }

@@ -1,5 +1,5 @@
 """Target-layer activations and gradients of one condition (clean or a noise type), and the raw
-maps of every built-in gradient-family CAM."""
+maps of every built-in gradient-family CAM and baseline map."""
 
 from camrobust.logs import job_log
 from camrobust.stages import features
@@ -15,4 +15,8 @@ with job_log(snakemake.log[0], snakemake.threads):
         device=snakemake.params.device,
         out=snakemake.output.features,
         cam_stores={cam: snakemake.output[cam] for cam in snakemake.params.gradient_cams},
+        baseline_stores={cam: snakemake.output[cam] for cam in snakemake.params.baseline_cams},
+        ids_store=snakemake.input.ids,
+        condition=snakemake.wildcards.condition,
+        seed=snakemake.params.seed,
     )

@@ -172,6 +172,11 @@ def _check_datasets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"datasets.{name}.classes", f"must name each class folder once; the folders are {folders}"
                 )
+        for key, kind in (("masks", "imagefolder"), ("boxes", "imagenet_val")):
+            if key in spec and spec["kind"] != kind:
+                raise ConfigError(f"datasets.{name}.{key}", f"only for kind {kind!r}")
+            if key in spec and not Path(spec[key]).is_dir():
+                raise ConfigError(f"datasets.{name}.{key}", f"folder {spec[key]!r} does not exist")
         if spec["kind"] == "shapes" and "variant" not in spec:
             raise ConfigError(f"datasets.{name}.variant", "required for kind 'shapes' (plain or cluttered)")
 

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from camrobust import plugins, registry
+from camrobust import plugins, registry, vocabulary
 from camrobust.analysis.summary import robustness_summary
-from camrobust.core.conditions import ConditionImages
-from camrobust.core.maps import feature_maps
+from camrobust.core.conditions import ConditionImages, flat
+from camrobust.core.maps import baseline_feature_maps, feature_maps
 from camrobust.core.model import ModelInput, ModelOnImages, prediction_batches
 from camrobust.core.noisy import NoiseSetting, attack_chunks, noisy_chunks
 from camrobust.core.pairs import score_table
 from camrobust.core.segments import segment_chunks
+from camrobust.core.trust import checked_masks, faithfulness_rows, localisation_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,6 +57,72 @@ class Evaluation:
     ci: float = 0.95
     min_n: int = 10
     seed: int = 0
+    faithfulness: pd.DataFrame | None = None
+    localisation: pd.DataFrame | None = None
+
+    def _trust_parts(self) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+        if self.faithfulness is None:
+            raise ValueError("no trust tables: call evaluate(..., trust=True)")
+        localisation = [] if self.localisation is None else [self.localisation]
+        return [self.faithfulness], localisation
+
+    def trust_summary(self) -> pd.DataFrame:
+        """The workflow's ``results/summary/trust.csv`` (:func:`camrobust.analysis.trust.trust_summary`):
+        pooled RM, every faithfulness and localisation score with its CI over images, ranks per score
+        and axis; needs ``evaluate(..., trust=True)``."""
+        from camrobust.analysis import trust
+
+        faithfulness, localisation = self._trust_parts()
+        settings: dict[str, Any] = {"n_boot": self.n_bootstrap, "ci": self.ci, "min_n": self.min_n, "seed": self.seed}
+        groups = (((key,), rows) for key, rows in self.scores.groupby(list(trust.TRUST_KEYS), sort=True))
+        parts = [
+            trust.pooled_robustness(groups, **settings),
+            trust.score_estimates(faithfulness, vocabulary.FAITHFULNESS, **settings),
+        ]
+        clean = [table[table["condition"] == "clean"] for table in localisation]
+        if clean:
+            parts.append(trust.score_estimates(clean, vocabulary.LOCALISATION, **settings))
+        return trust.trust_summary(parts)
+
+    def localisation_under_noise(self) -> pd.DataFrame:
+        """The workflow's ``results/summary/trust_localisation.csv``: each localisation score per CAM,
+        condition and severity with its CI over images (empty without masks)."""
+        from camrobust.analysis import trust
+
+        _, localisation = self._trust_parts()
+        if not localisation:
+            return pd.DataFrame(columns=list(trust.NOISE_KEYS))
+        return trust.localisation_under_noise(
+            localisation, n_boot=self.n_bootstrap, ci=self.ci, min_n=self.min_n, seed=self.seed
+        )
+
+    def trust_tests(self, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The workflow's ``results/statistics/trust.csv`` and ``trust_pairwise.csv``: Friedman and
+        Nemenyi tests across the CAMs per faithfulness and (clean) localisation score."""
+        from camrobust.analysis import trust
+
+        faithfulness, localisation = self._trust_parts()
+        settings: dict[str, Any] = {
+            "alpha": alpha,
+            "n_boot": self.n_bootstrap,
+            "ci": self.ci,
+            "min_n": self.min_n,
+            "seed": self.seed,
+        }
+        found = [trust.trust_tests(faithfulness, **settings)]
+        clean = [table[table["condition"] == "clean"] for table in localisation]
+        if clean:
+            found.append(trust.trust_tests(clean, **settings))
+        return (
+            pd.concat([tests for tests, _ in found], ignore_index=True),
+            pd.concat([pairs for _, pairs in found], ignore_index=True),
+        )
+
+    def trust_figure(self) -> Figure:
+        """Every CAM's rank and value per score of the trust summary, baselines marked."""
+        from camrobust import plots
+
+        return plots.trust_figure(self.trust_summary())
 
     def statistics(self, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
         """The workflow's statistical tests (``results/statistics/<name>.csv``) by name:
@@ -138,6 +205,10 @@ def evaluate(
     dataset: str = "images",
     model_name: str = "model",
     progress: bool = True,
+    trust: bool = False,
+    masks: np.ndarray | None = None,
+    faithfulness: Mapping[str, Any] | None = None,
+    tolerance: float = 0.0,
 ) -> Evaluation:
     """How robust the CAMs of ``model`` are to ``noises`` on uint8 ``images`` (N, H, W, 3).
 
@@ -157,6 +228,11 @@ def evaluate(
     - ``batch_size``: image-severity rows per model pass; ``channel_batch_size``: masked inputs
       per pass of ScoreCAM / AblationCAM; ``n_bootstrap`` and ``ci``: the bootstrap CIs, none for
       a set of fewer than ``min_n`` images.
+    - ``trust=True`` also scores faithfulness on the clean images (settings ``faithfulness``, the
+      config's ``faithfulness:`` section) and, with bool object ``masks`` (N, H, W), localisation
+      on the clean and every noisy image (pointing-game ``tolerance`` in px): the tables of
+      :meth:`Evaluation.trust_summary`, :meth:`Evaluation.trust_tests` and
+      :meth:`Evaluation.localisation_under_noise`.
 
     Runs in memory: at a time it holds the clean images, one noise type's noisy images
     (N x severities x H x W x 3 bytes, 750 MB for 1000 images of 224 px at 5 severities), the
@@ -205,7 +281,27 @@ def evaluate(
     method = setting.get("method", "quickshift")
     params = segmenting.chosen_params(h, method, setting.get("params"))
     segments = np.concatenate(list(segment_chunks(images, method, params, progress=progress)))
-    clean_pred, clean_maps = run.condition(ConditionImages(images))
+    truth = checked_masks(masks, n, h, w) if trust else None
+    clean_pred, clean_maps = run.condition(ConditionImages(images), image_ids, "clean", seed)
+    keys = {cam: {"dataset": dataset, "model": model_name, "cam": cam} for cam in cams}
+    localisation: list[pd.DataFrame] = []
+    faithfulness_table = None
+    if trust:
+        targets = labels_array if target == "label" else clean_pred[:, 0]
+        faithfulness_table = faithfulness_rows(
+            run.model,
+            run.model_input,
+            images,
+            clean_maps,
+            segments,
+            targets,
+            ids=image_ids,
+            keys=keys,
+            settings=faithfulness,
+            seed=seed,
+        )
+        if truth is not None:
+            localisation += localisation_rows(clean_maps, truth, image_ids, "clean", [0], keys, tolerance, model_input)
 
     tables: dict[tuple[str, str], pd.DataFrame] = {}
     for noise, (severities, noise_params) in noise_settings.items():
@@ -217,7 +313,11 @@ def evaluate(
             function = _noise_function(noise, noise_plugins)
             chunked = noisy_chunks(images, image_ids, noise_setting, function=function, progress=progress)
             noisy = np.concatenate(list(chunked))
-        noisy_pred, noisy_maps = run.condition(ConditionImages(noisy, severities))
+        noisy_pred, noisy_maps = run.condition(ConditionImages(noisy, severities), image_ids, noise, seed)
+        if truth is not None:
+            localisation += localisation_rows(
+                noisy_maps, truth, image_ids, noise, severities, keys, tolerance, model_input
+            )
         for cam in cams:
             tables[noise, cam] = score_table(
                 {"dataset": dataset, "model": model_name, "noise": noise, "cam": cam},
@@ -245,6 +345,8 @@ def evaluate(
         ci=ci,
         min_n=min_n,
         seed=seed,
+        faithfulness=faithfulness_table,
+        localisation=pd.concat(localisation, ignore_index=True) if localisation else None,
     )
 
 
@@ -262,9 +364,13 @@ class _Run:
     channel_batch_size: int
     progress: bool
 
-    def condition(self, images: ConditionImages) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Predictions (n, S) and raw maps (n, S, h, w) per CAM of one condition's images."""
-        from camrobust.cams import GRADIENT_METHODS
+    def condition(
+        self, images: ConditionImages, ids: Sequence[str], condition: str, seed: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Predictions (n, S) and raw maps (n, S, h, w) per CAM of one condition's images; the
+        baseline maps seeded by the image ``ids``, the ``condition`` and the ``seed`` as the
+        workflow's (:func:`camrobust.core.maps.condition_ids`)."""
+        from camrobust.cams import GRADIENT_METHODS, layer_grid
 
         batches = prediction_batches(
             self.model,
@@ -293,8 +399,27 @@ class _Run:
             for activations, gradients in on_images.feature_batches(self.progress):
                 for cam in by_features:
                     maps[cam].append(feature_maps(cam, activations, gradients, self.cam_plugins[cam]))
+        baselines = [cam for cam in self.cam_plugins if cam in registry.BASELINE_CAMS]
+        if baselines:
+            first = self.model_input.tensor(flat(images.read(slice(0, 1))))
+            grid = layer_grid(self.model, self.layer, first, self.reshape)
+            targets = on_images.targets
+            for cam in baselines:
+                maps[cam] = [
+                    baseline_feature_maps(
+                        cam,
+                        images.read(rows),
+                        np.asarray(targets[rows]),
+                        ids=ids[rows],
+                        condition=condition,
+                        severities=images.severities,
+                        grid=grid,
+                        seed=seed,
+                    )
+                    for rows in images.model_batches(self.model_input.batch_size)
+                ]
         for cam, plugin in self.cam_plugins.items():
-            if cam not in by_features:
+            if cam not in by_features and cam not in baselines:
                 batches_of_maps = on_images.model_map_batches(
                     cam, channel_batch_size=self.channel_batch_size, plugin=plugin, progress=self.progress
                 )

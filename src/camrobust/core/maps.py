@@ -1,8 +1,9 @@
-"""CAM maps: raw maps of the gradient family from features, plugin CAMs, maps at image resolution.
+"""CAM maps: raw maps of the gradient family from features, plugin CAMs, baseline maps, maps at
+image resolution.
 
-A raw map lives on the target layer's grid (h, w), after the ReLU; the scores compare maps at
-image resolution in [0, 1], made from the raw maps by :func:`camrobust.cams.postprocess`
-(:func:`upsampled_maps`).
+A raw map lives on the target layer's grid (h, w), after the ReLU (the edge map: the image's
+own resolution); the scores compare maps at image resolution in [0, 1], made from the raw maps by
+:func:`camrobust.cams.postprocess` (:func:`upsampled_maps`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,41 @@ def feature_maps(
     finally:
         torch.set_num_threads(threads)
     return per_image(raw.clamp_min(0).numpy(), activations.shape[1])
+
+
+def condition_ids(ids: Sequence[str], condition: str, severities: Sequence[int]) -> list[str]:
+    """The id of every image-severity row (n * S, image-major) that seeds a baseline map: the image
+    id on the clean images, ``f"{id}/{condition}/{severity}"`` on a noisy condition, so that the
+    random map is drawn afresh for every noisy version of an image."""
+    if condition == "clean":
+        return [str(i) for i in ids]
+    return [f"{i}/{condition}/{int(s)}" for i in ids for s in severities]
+
+
+def baseline_feature_maps(
+    method: str,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    ids: Sequence[str],
+    condition: str,
+    severities: Sequence[int],
+    grid: Sequence[int],
+    seed: int,
+) -> np.ndarray:
+    """Raw maps (n, S, h, w) float32 of a baseline method (:func:`camrobust.cams.baseline_raw_maps`)
+    of uint8 images (n, S, H, W, 3) and their CAM targets (n, S), on the target layer's ``grid``
+    (the edge map: (n, S, H, W)); each row seeded by :func:`condition_ids`."""
+    import torch
+
+    from camrobust import cams
+
+    images01 = torch.from_numpy(flat(images)).permute(0, 3, 1, 2).float() / 255
+    rows = condition_ids(ids, condition, severities)
+    raw = cams.baseline_raw_maps(
+        images01, torch.from_numpy(flat(np.asarray(targets))), [method], ids=rows, grid=grid, seed=seed
+    )[method]
+    return per_image(raw.clamp_min(0).float().numpy(), images.shape[1])
 
 
 def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:

@@ -18,6 +18,7 @@ region_counts           region_counts
 change_rates            change_rates, change_rates_figure
 noise_examples          noise_examples
 sensitivity             sensitivity
+trust                   trust, trust_figure
 ======================  ====================================================
 
 :func:`pair_overlays_figure` draws the pairs of a drill-down page (:mod:`camrobust.pages`).
@@ -38,6 +39,7 @@ from camrobust.plots.robustness_heatmap import robustness_heatmap, robustness_he
 from camrobust.plots.sensitivity import sensitivity
 from camrobust.plots.severity_curves import severity_curves, severity_curves_figure
 from camrobust.plots.style import CANONICAL_CAMS, CANONICAL_NOISES, also_saving, cam_colors
+from camrobust.plots.trust import trust, trust_figure
 
 FIGURES: tuple[str, ...] = (
     "robustness_heatmap",
@@ -49,6 +51,7 @@ FIGURES: tuple[str, ...] = (
     "change_rates",
     "noise_examples",
     "sensitivity",
+    "trust",
 )
 """The report's figures: each is a rule ``plot_<name>``, a caption ``<name>.rst``, a module and a
 function of this package, and the stem of its output file."""
@@ -74,4 +77,6 @@ __all__ = [
     "sensitivity",
     "severity_curves",
     "severity_curves_figure",
+    "trust",
+    "trust_figure",
 ]

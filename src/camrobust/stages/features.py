@@ -6,7 +6,9 @@
   configured precision, for the targets of the predictions store.
 
 The features job also writes the raw maps of every built-in gradient-family CAM (CAM stores, see
-:mod:`camrobust.io.maps`), from the float32 features of each batch.
+:mod:`camrobust.io.maps`), from the float32 features of each batch, and those of the baseline maps
+(:func:`camrobust.core.maps.baseline_feature_maps`) on the target layer's grid, from the batch's
+images and CAM targets.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from contextlib import ExitStack
 
 import numpy as np
 
-from camrobust.core.maps import feature_maps
+from camrobust.core.maps import baseline_feature_maps, feature_maps
 from camrobust.core.model import ModelInput, ModelOnImages, prediction_batches
-from camrobust.io.images import open_condition
+from camrobust.io.images import image_ids, open_condition
 from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import ShardStream, open_store, store_writer
 from camrobust.stages.get_model import load_model
@@ -96,6 +98,10 @@ def extract_features(
     device: str,
     out: PathLike,
     cam_stores: Mapping[str, PathLike],
+    baseline_stores: Mapping[str, PathLike] | None = None,
+    ids_store: PathLike | None = None,
+    condition: str = "clean",
+    seed: int = 0,
 ) -> None:
     """Target-layer activations and gradients of the targets of the predictions store, and from
     them the raw maps of the gradient-family methods in ``cam_stores`` (method -> store).
@@ -103,6 +109,9 @@ def extract_features(
     One forward and one backward pass per batch. The features are stored as ``precision``
     (float32 or float16); the maps are computed from the float32 features before that, so they
     equal :func:`camrobust.stages.cams.gradient_cam_maps` on a float32 features store.
+    ``baseline_stores`` (method -> store): baseline maps of the same batches on the activations'
+    grid, seeded by the image ids of ``ids_store`` (the clean images store), the ``condition``
+    and the ``seed`` (:func:`camrobust.core.maps.condition_ids`).
     """
     from camrobust import models
 
@@ -120,20 +129,38 @@ def extract_features(
     dims = ("image", "severity", "channel", "h", "w")
     target_layer = models.ModelCard.from_json(card_path).target_layer
     severities = np.asarray(job.images.severities, dtype=np.int64)
+    baseline_stores = dict(baseline_stores or {})
+    if baseline_stores and ids_store is None:
+        raise ValueError("ids_store: the baseline maps need the clean images store's image ids")
+    id_group = open_store(ids_store) if ids_store is not None else None
     with ExitStack() as stores:
         features = stores.enter_context(store_writer(out, {"target_layer": target_layer, "precision": precision}))
         cam_writers = {
             method: stores.enter_context(store_writer(path, cam_attrs(method, job.images.image_size)))
-            for method, path in cam_stores.items()
+            for method, path in {**cam_stores, **baseline_stores}.items()
         }
         streams: dict[str, ShardStream] = {}
-        for activations, gradients in job.feature_batches():
+        batches = job.images.model_batches(batch_size)
+        for rows, (activations, gradients) in zip(batches, job.feature_batches(), strict=True):
             for name, data in (("activations", activations), ("gradients", gradients)):
                 if name not in streams:
                     streams[name] = features.stream(name, (n, *data.shape[1:]), precision, dims)
                 streams[name].append(data)
+            images = job.images.read(rows) if baseline_stores else None
             for method, writer in cam_writers.items():
-                maps = feature_maps(method, activations, gradients)
+                if images is not None and id_group is not None and method in baseline_stores:
+                    maps = baseline_feature_maps(
+                        method,
+                        images,
+                        np.asarray(job.targets[rows]),
+                        ids=image_ids(id_group, rows),
+                        condition=condition,
+                        severities=job.images.severities,
+                        grid=activations.shape[-2:],
+                        seed=seed,
+                    )
+                else:
+                    maps = feature_maps(method, activations, gradients)
                 if method not in streams:
                     streams[method] = writer.stream("maps", (n, *maps.shape[1:]), "float32", CAM_DIMS)
                 streams[method].append(maps)
