@@ -18,6 +18,8 @@ region_counts           region_counts
 change_rates            change_rates, change_rates_figure
 noise_examples          noise_examples
 sensitivity             sensitivity
+randomisation           randomisation
+worst_case              worst_case
 ======================  ====================================================
 
 :func:`pair_overlays_figure` draws the pairs of a drill-down page (:mod:`camrobust.pages`).
@@ -32,12 +34,14 @@ from camrobust.plots.critical_difference import (
 )
 from camrobust.plots.noise_examples import noise_examples
 from camrobust.plots.pair_overlays import pair_overlays_figure
+from camrobust.plots.randomisation import randomisation
 from camrobust.plots.ranking_agreement import ranking_agreement
 from camrobust.plots.region_counts import region_counts
 from camrobust.plots.robustness_heatmap import robustness_heatmap, robustness_heatmap_figure
 from camrobust.plots.sensitivity import sensitivity
 from camrobust.plots.severity_curves import severity_curves, severity_curves_figure
 from camrobust.plots.style import CANONICAL_CAMS, CANONICAL_NOISES, also_saving, cam_colors
+from camrobust.plots.worst_case import worst_case
 
 FIGURES: tuple[str, ...] = (
     "robustness_heatmap",
@@ -49,6 +53,8 @@ FIGURES: tuple[str, ...] = (
     "change_rates",
     "noise_examples",
     "sensitivity",
+    "randomisation",
+    "worst_case",
 )
 """The report's figures: each is a rule ``plot_<name>``, a caption ``<name>.rst``, a module and a
 function of this package, and the stem of its output file."""
@@ -67,6 +73,7 @@ __all__ = [
     "critical_difference_title",
     "noise_examples",
     "pair_overlays_figure",
+    "randomisation",
     "ranking_agreement",
     "region_counts",
     "robustness_heatmap",
@@ -74,4 +81,5 @@ __all__ = [
     "sensitivity",
     "severity_curves",
     "severity_curves_figure",
+    "worst_case",
 ]
