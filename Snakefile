@@ -18,6 +18,8 @@ include: "rules/trust.smk"
 include: "rules/report.smk"
 include: "rules/pages.smk"
 include: "rules/sensitivity.smk"
+include: "rules/randomisation.smk"
+include: "rules/worst_case.smk"
 
 
 # The report's first page: the landing page the workflow writes from the results (an absolute

@@ -1,6 +1,7 @@
 """GPU check of the CAM engine: CUDA maps equal CPU maps for all ten methods (resnet50 with seeded
-weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison),
-then CUDA throughput in images/s with torch's default TF32 settings: one forward+backward and the
+weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison), the
+sanity checks give the same numbers (the cascading randomisation's similarities per stage, and
+the explanation attack's kept predictions and RBO, within SANITY_TOLERANCE), then CUDA throughput in images/s with torch's default TF32 settings: one forward+backward and the
 gradient family at batch 64, ScoreCAM / AblationCAM (the network tail only) on a few images. Exit status 0 = all maps
 agree. Without CUDA it says so and exits 1; ``--device cpu`` dry-runs the same logic on the CPU.
 
@@ -13,6 +14,7 @@ import argparse
 import copy
 import sys
 
+import numpy as np
 import torch
 import torchvision
 from cam_throughput import forward_backward, ours, timed
@@ -20,6 +22,9 @@ from cam_throughput import forward_backward, ours, timed
 from camrobust.cams import EXPLAINING_METHODS, GRADIENT_METHODS, compute_cams, model_cams
 
 TOLERANCE = 1e-3
+SANITY_TOLERANCE = 1e-2
+"""Per-stage similarities and attack RBO: a region ranking can swap two regions whose importances
+differ by less than the maps' float differences, which moves RBO by up to about 1e-2."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,6 +79,68 @@ def compare(model: torch.nn.Module, device: torch.device, args: argparse.Namespa
     return agree
 
 
+def grid_segments(n: int, size: int, cell: int = 16) -> np.ndarray:
+    """(n, size, size) labels of square regions of ``cell`` px."""
+    rows = np.arange(size) // cell
+    labels = rows[:, None] * (size // cell + 1) + rows[None, :]
+    return np.repeat(labels[None], n, 0).astype(np.int64)
+
+
+def compare_sanity(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> bool:
+    """The randomisation's per-stage similarities and the explanation attack (GradCAM, 4/255, 3
+    steps) on the device and on the CPU, TF32 off."""
+    from camrobust.cams import cam_map_function
+    from camrobust.noise import ExplanationAttackSettings, explanation_attack_images
+    from camrobust.sanity import cascading_randomisation
+
+    n, size = args.compare_images, args.compare_size
+    images = np.random.default_rng(1).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    segments = grid_segments(n, size)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    inputs = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean)[:, None, None]) / (
+        torch.tensor(std)[:, None, None]
+    )
+    gradcam = cam_map_function("gradcam", args.layer)
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        results = {}
+        for where in (torch.device("cpu"), device):
+            placed = copy.deepcopy(model).to(where)
+            randomised = cascading_randomisation(placed, inputs.to(where), segments, gradcam, seed=0)
+            attacked = explanation_attack_images(
+                placed,
+                images,
+                segments,
+                [str(i) for i in range(n)],
+                method="gradcam",
+                target_layer=args.layer,
+                mean=mean,
+                std=std,
+                seed=0,
+                severities=(3,),
+                settings=ExplanationAttackSettings(steps=3),
+                device=where,
+            )
+            results[where.type] = (randomised, attacked)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    (cpu_random, cpu_attack), (dev_random, dev_attack) = results["cpu"], results[device.type]
+    print(f"sanity checks, {device} vs cpu (tolerance {SANITY_TOLERANCE})")
+    agree = True
+    for name in ("rbo", "pixel_spearman", "ssim"):
+        diff = float(np.nanmax(np.abs(dev_random.scores[name] - cpu_random.scores[name])))
+        agree &= diff <= SANITY_TOLERANCE
+        print(f"  randomisation {name:15s} max |diff| {diff:.2e} over {len(cpu_random.stages)} stages")
+    same_pred = bool(
+        (dev_attack.pred == cpu_attack.pred).all() and (cpu_attack.pred == cpu_attack.clean_pred[:, None]).all()
+    )
+    diff = float(np.abs(dev_attack.rbo - cpu_attack.rbo).max())
+    agree &= same_pred and diff <= SANITY_TOLERANCE
+    print(f"  explanation attack: class kept on both {same_pred}, RBO max |diff| {diff:.2e}")
+    return agree
+
+
 def throughput(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> None:
     model = copy.deepcopy(model).to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
@@ -107,6 +174,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = getattr(torchvision.models, args.arch)(weights=None).eval()
     agree = compare(model, device, args)
+    agree &= compare_sanity(model, device, args)
     throughput(model, device, args)
     print("PASS: all maps agree" if agree else f"FAIL: some maps differ by more than {TOLERANCE}")
     sys.exit(0 if agree else 1)

@@ -18,6 +18,12 @@ shared cores two threads spin at their barriers and measure tens of times slower
   fast path off so that the counter sees its matrix products) of the model passes: the forward of
   predictions, the forward + backward of the features job, AblationCAM on one image, FGSM and PGD
   per image. ScoreCAM is estimated as (target-layer channels) x (one forward) per image.
+- the sanity checks: the randomisation stages derived from each architecture (a job computes the
+  CAM (stages + 1) times per image: the trained model's and one per stage), and the FLOPs of the
+  explanation attack (GradCAM, one image, one severity) with 1 and 2 steps: their difference is
+  the cost of one step, the rest that of the clean view and the random start; the config's
+  ``explanation_attack`` settings scale them (restarts x (start + steps x step)). CAMs without a
+  cheap gradient cost their own maps on the attack's images (the transfer).
 
 GPU-hours are an ESTIMATE: counted FLOPs / ``--tflops`` (assumed sustained throughput), plus the
 CPU-side work measured inside the job, plus the start-up per job. CPU-hours are wall hours on this
@@ -56,6 +62,7 @@ from camrobust.core.conditions import ConditionImages
 from camrobust.core.maps import feature_maps, upsampled_maps
 from camrobust.core.model import ModelInput, ModelOnImages, Predictions, prediction_batches
 from camrobust.core.pairs import ScoredPairs
+from camrobust.sanity import randomisation_stages
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = {"quick.yaml": ("quick", None), "paper.yaml": ("paper", None), "paper.yaml, 50,000 images": ("paper", 50_000)}
@@ -74,6 +81,8 @@ STAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("extract_features (+ 8 gradient CAMs)", "GPU", ("extract_features",)),
     ("model_cams: scorecam", "GPU", ()),
     ("model_cams: ablationcam", "GPU", ()),
+    ("randomise_model", "GPU", ("randomise_model",)),
+    ("explanation_attack (+ transfer)", "GPU", ("explanation_attack", "transfer_explanation_attack")),
     ("segment_images", "CPU", ("segment_images",)),
     ("score_cams", "CPU", ("score_cams",)),
     ("summary, tests, figures", "CPU", ()),
@@ -197,6 +206,17 @@ class ArchCost:
     ablation_flops: float
     attack_s: dict[str, float]
     attack_flops: dict[str, float]
+    stages: int
+    explanation_start_flops: float
+    explanation_step_flops: float
+
+    def cam_flops(self, cam: str) -> float:
+        """FLOPs of one map of ``cam`` on one image."""
+        if cam == "scorecam":
+            return self.scorecam_flops
+        if cam == "ablationcam":
+            return self.ablation_flops
+        return self.features_flops
 
     @property
     def scorecam_flops(self) -> float:
@@ -264,6 +284,29 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
                 device=device,
             )
         attack_s[attack], attack_flops[attack] = seconds(), counter_attack.get_total_flops()
+
+    segments = segmentation.segment(images[:1], "slic", **segmentation.chosen_params(images.shape[1], "slic", None))
+    explanation = []
+    for steps in (1, 2):
+        with counted_flops() as counter_explanation:
+            noise.explanation_attack_images(
+                model,
+                images[:1],
+                segments,
+                ["0"],
+                method="gradcam",
+                target_layer=target_layer,
+                mean=pre.mean,
+                std=pre.std,
+                seed=0,
+                severities=(MEASURED_SEVERITY,),
+                settings=noise.ExplanationAttackSettings(steps=steps),
+                reshape=cams.token_reshape(model, images.shape[1]),
+                batch_size=1,
+                device=device,
+            )
+        explanation.append(counter_explanation.get_total_flops())
+    stages = randomisation_stages(model, job.model_input.tensor(images[:1]))
     return ArchCost(
         target_layer=target_layer,
         channels=int(activations.shape[2]),
@@ -279,6 +322,9 @@ def measure_arch(arch: str, images: np.ndarray, channel_batch_size: int) -> Arch
         ablation_flops=ablation_counter.get_total_flops(),
         attack_s=attack_s,
         attack_flops=attack_flops,
+        stages=len(stages),
+        explanation_start_flops=2 * explanation[0] - explanation[1],
+        explanation_step_flops=explanation[1] - explanation[0],
     )
 
 
@@ -396,6 +442,9 @@ def preset_costs(
     severities = severity_counts(cfg)
     pixel = [name for name in severities if name in noise.PIXEL_NOISES]
     attacks = [name for name in severities if name in noise.ATTACKS]
+    worst_case = [name for name in severities if name in noise.EXPLANATION_ATTACKS]
+    search = cfg["explanation_attack"]
+    sanity_cams = [cam for cam in cfg["cams"] if cam not in cams.BASELINE_METHODS]
     model_cams = [cam for cam in cfg["cams"] if cam in cams.MODEL_METHODS]
     stages = {name: StageCost() for name, _, _ in STAGES}
     stages[FEATURES_ROW] = StageCost()
@@ -415,7 +464,8 @@ def preset_costs(
                 continue
             arch = archs[model["arch"]]
             cells = arch.grid[0] * arch.grid[1]
-            rows = n * (1 + sum(severities.values()))  # image-severity rows over every condition
+            model_passes = sum(count for name, count in severities.items() if name not in worst_case)
+            rows = n * (1 + model_passes)  # image-severity rows of the conditions with model passes
             noisy_rows = n * sum(severities.values())
             stages["prepare_model"].hours += n * arch.forward_s
             stages["prepare_model"].bytes += arch.parameters * 4
@@ -435,6 +485,24 @@ def preset_costs(
             if "ablationcam" in model_cams:
                 stages["model_cams: ablationcam"].hours += rows * arch.ablation_flops / flops_per_s
                 stages["model_cams: ablationcam"].bytes += rows * cells * 4
+            if cfg["randomisation"]["enabled"]:
+                k = min(n, int(cfg["randomisation"]["n_images"]))
+                stages["randomise_model"].hours += (
+                    sum(k * (arch.stages + 1) * arch.cam_flops(cam) for cam in sanity_cams) / flops_per_s
+                )
+                stages["randomise_model"].bytes += k * arch.stages * len(sanity_cams) * SCORE_ROW_BYTES
+            for name in worst_case:
+                pairs = n * severities[name]
+                search_flops = search["restarts"] * (
+                    arch.explanation_start_flops + search["steps"] * arch.explanation_step_flops
+                )
+                flops = sum(
+                    search_flops if cam in cams.GRADIENT_METHODS else arch.cam_flops(cam) for cam in sanity_cams
+                )
+                stages["explanation_attack (+ transfer)"].hours += pairs * flops / flops_per_s
+                stages["explanation_attack (+ transfer)"].bytes += (
+                    pairs * len(sanity_cams) * (image_bytes + cells * 4 + 32)
+                )
             model_score_rows = noisy_rows * len(cfg["cams"])
             stages["score_cams"].hours += model_score_rows * cpu.score_row_s
             stages["score_cams"].bytes += model_score_rows * SCORE_ROW_BYTES
@@ -544,6 +612,8 @@ def arch_table(archs: Mapping[str, ArchCost]) -> str:
         "AblationCAM: s, GFLOP",
         "ScoreCAM (est.): GFLOP",
         *[f"{attack}: s, GFLOP" for attack in noise.ATTACKS],
+        "randomisation stages",
+        "explanation attack: start + step, GFLOP",
     ]
     rows = []
     for arch, cost in archs.items():
@@ -557,6 +627,8 @@ def arch_table(archs: Mapping[str, ArchCost]) -> str:
                 f"{cost.ablation_s:.1f}, {cost.ablation_flops / 1e9:.0f}",
                 f"{cost.scorecam_flops / 1e9:,.0f}",
                 *[f"{cost.attack_s[a]:.2f}, {cost.attack_flops[a] / 1e9:.0f}" for a in noise.ATTACKS],
+                str(cost.stages),
+                f"{cost.explanation_start_flops / 1e9:.0f} + {cost.explanation_step_flops / 1e9:.0f}",
             ]
         )
     return markdown(header, rows)

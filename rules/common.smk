@@ -20,6 +20,7 @@ from camrobust.registry import (
     BASELINE_CAMS,
     cam_label,
     CAM_METHODS,
+    EXPLANATION_ATTACKS,
     GRADIENT_CAMS,
     MODEL_CAMS,
     NOISES,
@@ -45,6 +46,9 @@ NEEDS_MODEL_CAMS = [
 ]
 MODEL_FREE_NOISES = [*PIXEL_NOISES, *config["noise_plugins"]]
 ALL_NOISES = [*NOISES, *config["noise_plugins"]]
+# The noises of the per-noise report items (overlays, critical differences, drill-down and
+# sensitivity): an explanation attack has a store per CAM and its own table and figure instead.
+REPORTED_NOISES = [n for n in config["noises"] if n not in EXPLANATION_ATTACKS]
 
 
 wildcard_constraints:
@@ -131,6 +135,18 @@ def noisy_images_path(dataset, model, noise):
     if noise in ATTACKS:
         return f"results/attacks/{dataset}/{model}/{noise}.zarr"
     return f"results/noisy/{dataset}/{noise}.zarr"
+
+
+def noisy_store(wildcards, kind):
+    """The noisy predictions (kind "predictions") or CAM store (kind "cams") one score table reads:
+    for an explanation attack, its store of the (dataset, model, cam), which holds both.
+    """
+    d, m = wildcards.dataset, wildcards.model
+    if wildcards.noise in EXPLANATION_ATTACKS:
+        return f"results/worst_case/{d}/{m}/{wildcards.cam}.zarr"
+    if kind == "predictions":
+        return f"results/predictions/{d}/{m}/{wildcards.noise}.zarr"
+    return f"results/cams/{d}/{m}/{wildcards.noise}/{wildcards.cam}.zarr"
 
 
 def condition_images(wildcards):
@@ -270,7 +286,7 @@ def sensitivity_tables():
         f"results/sensitivity/scores/{d}/{m}/{noise}.parquet"
         for d, m in experiments()
         if dataset_sensitivity(d)
-        for noise in config["noises"]
+        for noise in REPORTED_NOISES
     ]
 
 
@@ -298,7 +314,7 @@ def drilldown_pages():
     return [
         f"results/report/pages/drilldown/{d}/{m}/{noise}"
         for d, m in sorted(experiments())
-        for noise in sorted(config["noises"])
+        for noise in sorted(REPORTED_NOISES)
     ]
 
 
@@ -321,7 +337,7 @@ def landing_links():
             [d, m, "severity curves", f"{prefix}/severity_curves.png"],
             [d, m, "model card", f"{prefix}/model_card.html"],
         ]
-        for noise in sorted(config["noises"]):
+        for noise in sorted(REPORTED_NOISES):
             per_noise += [
                 [d, m, noise, "CAM overlays", f"{prefix}/{noise}/cam_overlays.jpg"],
                 [
@@ -359,6 +375,7 @@ def landing_links():
         ["which CAM to trust", "results/report/pages/trust.html"],
         ["trust summary (CSV)", "results/summary/trust.csv"],
     ]
+    run += sanity_links()
     if sensitivity_tables():
         run.append(
             [
@@ -378,7 +395,7 @@ def figures():
     per_noise = [
         f"results/report/{d}/{m}/{noise}/{figure}"
         for d, m in experiments()
-        for noise in config["noises"]
+        for noise in REPORTED_NOISES
         for figure in [
             "cam_overlays.jpg",
             "critical_difference_preserving.png",
@@ -428,5 +445,87 @@ def final_outputs():
         *drilldown_pages(),
         *sensitivity_outputs(),
         *trust_outputs(),
+        *sanity_outputs(),
         "results/report/pages/landing.rst",
     ]
+
+
+# --- sanity checks: model randomisation and worst-case consistency (rules/randomisation.smk,
+# rules/worst_case.smk) ---
+
+RANDOMISATION = config["randomisation"]
+ATTACK = config["explanation_attack"]
+WORST_CASE = next((n for n in config["noises"] if n in EXPLANATION_ATTACKS), None)
+# CAMs whose maps depend on a model: the model-free baselines need no randomisation or attack job.
+MODEL_CAMS_IN_CONFIG = [c for c in config["cams"] if c not in BASELINE_CAMS]
+
+
+def randomisation_tables():
+    if not RANDOMISATION["enabled"]:
+        return []
+    return [
+        f"results/randomisation/{d}/{m}/{cam}.parquet"
+        for d, m in experiments()
+        for cam in MODEL_CAMS_IN_CONFIG
+    ]
+
+
+def randomisation_stages(wildcards):
+    """The configured stages of a model (randomisation.stages), or None to derive them."""
+    return canonical(RANDOMISATION["stages"].get(wildcards.model))
+
+
+def attack_source(cam):
+    """The CAM whose explanation attack finds the images of ``cam``: itself where it has a cheap
+    input gradient (a built-in gradient-family CAM), else explanation_attack.transfer_source.
+    """
+    return cam if cam in GRADIENT_CAMS else ATTACK["transfer_source"]
+
+
+def worst_case_stores():
+    """Attack store per key dataset/model/cam, in sorted order."""
+    if WORST_CASE is None:
+        return {}
+    return {
+        f"{d}/{m}/{cam}": f"results/worst_case/{d}/{m}/{cam}.zarr"
+        for d, m in sorted(experiments())
+        for cam in sorted(MODEL_CAMS_IN_CONFIG)
+    }
+
+
+def attack_severities(wildcards):
+    return noise_severities(config["noises"][WORST_CASE])
+
+
+def attack_budgets():
+    """Severity -> L-inf budget (fraction of the pixel range) of the explanation attack."""
+    from camrobust.noise.catalogue import severity_parameter
+
+    params = severity_table(config, WORST_CASE)
+    return {
+        s: float(severity_parameter(WORST_CASE, s, params))
+        for s in noise_severities(config["noises"][WORST_CASE])
+    }
+
+
+def sanity_links():
+    """Landing-page rows of the sanity checks' tables and figures."""
+    rows = []
+    if randomisation_tables():
+        rows += [
+            ["model randomisation", "results/report/randomisation.png"],
+            ["randomisation (CSV)", "results/summary/randomisation.csv"],
+        ]
+    if worst_case_stores():
+        rows += [
+            ["worst case vs uniform noise", "results/report/worst_case.png"],
+            ["worst-case consistency (CSV)", "results/summary/worst_case.csv"],
+        ]
+    return rows
+
+
+def sanity_outputs():
+    outputs = []
+    for _, path in sanity_links():
+        outputs += [path, *(also(path) if path.endswith(".png") else [])]
+    return outputs

@@ -3,9 +3,9 @@ rule score_cams:
         images="results/data/{dataset}/eval.zarr",
         segments="results/segments/{dataset}.zarr",
         clean_predictions="results/predictions/{dataset}/{model}/clean.zarr",
-        noisy_predictions="results/predictions/{dataset}/{model}/{noise}.zarr",
+        noisy_predictions=lambda wc: noisy_store(wc, "predictions"),
         clean_cams="results/cams/{dataset}/{model}/clean/{cam}.zarr",
-        noisy_cams="results/cams/{dataset}/{model}/{noise}/{cam}.zarr",
+        noisy_cams=lambda wc: noisy_store(wc, "cams"),
     output:
         "results/scores/{dataset}/{model}/{noise}/{cam}.parquet",
     log:

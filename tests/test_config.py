@@ -111,10 +111,24 @@ def test_typos_are_refused_with_the_closest_key(base_config: dict, change, key: 
             "/nonexistent/images",
         ),
         (lambda c: c.update(devcie="cpu"), "devcie", "device"),
+        (lambda c: c["noises"].update(explanation_attack=[1, 6]), "noises.explanation_attack", "6"),
         (
-            lambda c: c["noises"].update(explanation_attack=[1]),
-            "noises.explanation_attack",
-            "explanation_attack_images",
+            lambda c: c["noises"].update(explanation_attack={"severities": [1, 2], "params": [0.01, 2.0]}),
+            "noises.explanation_attack.params",
+            "[2.0] out of range",
+        ),
+        (lambda c: c.update(explanation_attack={"steps": 0}), "explanation_attack.steps", "0"),
+        (lambda c: c.update(explanation_attack={"step_size": 0}), "explanation_attack.step_size", "0"),
+        (
+            lambda c: c.update(explanation_attack={"transfer_source": "scorecam"}),
+            "explanation_attack.transfer_source",
+            "scorecam",
+        ),
+        (lambda c: c.update(randomisation={"n_images": 0}), "randomisation.n_images", "0"),
+        (
+            lambda c: c.update(randomisation={"stages": {"resnet": ["fc"]}}),
+            "randomisation.stages.resnet",
+            "small_resnet",
         ),
     ],
 )

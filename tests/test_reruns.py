@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from camrobust.config import model_datasets, noise_severities, validate_config
-from camrobust.registry import ATTACKS, MODEL_CAMS
+from camrobust.registry import ATTACKS, BASELINE_CAMS, MODEL_CAMS
 from tests.workflow import REPO, planned_jobs, snakemake, workflow_command, write_config
 
 pytestmark = pytest.mark.workflow
@@ -193,6 +193,9 @@ def run_jobs(config: dict) -> Counter[str]:
             "stage_masks": len({d for d, _ in experiments if config["datasets"][d]["kind"] == "shapes"}),
             "score_faithfulness": len(experiments) * len(cams),
             "score_localisation": len(experiments) * len(cams),
+            "randomise_model": len(experiments) * len(set(cams) - set(BASELINE_CAMS)),
+            "summarise_randomisation": 1,
+            "plot_randomisation": 1,
             **dict.fromkeys(SUMMARY, 1),
         }
     )
@@ -205,7 +208,8 @@ EVALUATION_DATA |= {"plot_region_counts", "stage_masks"}
 
 def test_changing_a_dataset_value_reruns_what_reads_it(finished_run: Path, tiny_config: dict) -> None:
     whole = run_jobs(validate_config(tiny_config))
-    assert whole.total() == 59
+
+    assert whole.total() == 64  # with 3 randomisation jobs, their summary and figure
     more_images = copy.deepcopy(tiny_config)
     more_images["datasets"]["tiny"]["n_images"] = 16
     assert plan_with(finished_run, more_images, "more_images.yaml") == whole

@@ -152,6 +152,9 @@ def test_adding_a_cam_plans_only_its_jobs_and_the_aggregates(finished_run: Path,
         "plot_cam_overlays": len(config["noises"]),
         "plot_critical_difference": len(config["noises"]),
         "page_drilldown": len(config["noises"]),
+        "randomise_model": 1,  # its model randomisation, and the summary and figure that show it
+        "summarise_randomisation": 1,
+        "plot_randomisation": 1,
         **AGGREGATES,
     }
     assert dict(planned) == expected

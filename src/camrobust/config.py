@@ -143,17 +143,31 @@ def severity_table(config: Mapping[str, Any], noise: str) -> list[Any] | None:
 
 def _check_noises(config: Mapping[str, Any]) -> None:
     for name, entry in config["noises"].items():
-        if name in registry.EXPLANATION_ATTACKS:  # until its workflow stage lands (issue 25)
-            raise ConfigError(
-                f"noises.{name}",
-                "the workflow does not run the explanation attack yet; run it from Python with "
-                "camrobust.noise.explanation_attack_images",
-            )
         params = severity_table(config, name)
+        if name in registry.EXPLANATION_ATTACKS and params is not None:
+            outside = [eps for eps in params if not (isinstance(eps, int | float) and 0 < eps <= 1)]
+            if outside:
+                raise ConfigError(
+                    f"noises.{name}.params",
+                    f"L-inf budgets {outside} out of range: give each as a fraction of the pixel range in (0, 1] "
+                    "(8/255 = 0.0314)",
+                )
         levels = len(params) if params is not None else SEVERITY_LEVELS
         for severity in noise_severities(entry):
             if not 1 <= severity <= levels:
                 raise ConfigError(f"noises.{name}", f"severity {severity} out of range 1..{levels}")
+
+
+def _check_sanity(config: Mapping[str, Any]) -> None:
+    source = config["explanation_attack"]["transfer_source"]
+    if source not in registry.GRADIENT_CAMS:
+        raise ConfigError(
+            "explanation_attack.transfer_source",
+            f"{source!r} has no cheap input gradient; give a gradient-family CAM: {list(registry.GRADIENT_CAMS)}",
+        )
+    for model in config["randomisation"]["stages"]:
+        if model not in config["models"]:
+            raise ConfigError(f"randomisation.stages.{model}", f"no such model; models: {sorted(config['models'])}")
 
 
 def _check_datasets(config: Mapping[str, Any]) -> None:
@@ -239,6 +253,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     _check_datasets(filled)
     _check_models(filled)
     _check_noises(filled)
+    _check_sanity(filled)
     return filled
 
 

@@ -3,8 +3,10 @@
 Per (dataset, model, cam, noise): C, R and RM with bootstrap CIs per severity and pooled over
 severities (``severity == "all"``, last), the similarity means beside them, the share of pairs
 whose prediction the noise changed (``change_rate``; ``attack_success`` for attacks) and the mean
-number of regions. Each (dataset, model, noise, cam) score table is summarised on its own, and
-every group's bootstrap is seeded by its key, so a summary of the tables one at a time (as the
+number of regions. An explanation attack keeps every prediction: there only C is defined, and
+R and RM are NaN with the reason :data:`KEEPS_PREDICTION`.
+
+Each (dataset, model, noise, cam) score table is summarised on its own, and every group's bootstrap is seeded by its key, so a summary of the tables one at a time (as the
 workflow reads them) equals the summary of all of them at once.
 
 ``sensitivity_max`` (Max-Sensitivity: the mean over images of each image's largest sensitivity)
@@ -22,6 +24,10 @@ import pandas as pd
 
 from camrobust import vocabulary
 from camrobust.analysis import robustness
+from camrobust.registry import EXPLANATION_ATTACKS
+
+KEEPS_PREDICTION = "the attack keeps the prediction"
+"""Why R (and RM) is NaN for an explanation attack: it only keeps images of the clean class."""
 
 
 def input_columns(columns: Iterable[str]) -> list[str]:
@@ -96,6 +102,10 @@ def score_table_summary(
         ignore_index=True,
     )
     summary["attack_success"] = np.where(summary["noise"].isin(list(attacks)), summary["change_rate"], np.nan)
+    keeps = summary["noise"].isin(EXPLANATION_ATTACKS)
+    summary.loc[keeps, "reason"] = summary.loc[keeps, "reason"].str.replace(
+        robustness.NO_CHANGING, KEEPS_PREDICTION, regex=False
+    )
     return summary_order(summary)
 
 

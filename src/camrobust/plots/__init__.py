@@ -19,6 +19,8 @@ change_rates            change_rates, change_rates_figure
 noise_examples          noise_examples
 sensitivity             sensitivity
 trust                   trust, trust_figure
+randomisation           randomisation
+worst_case              worst_case
 ======================  ====================================================
 
 :func:`pair_overlays_figure` draws the pairs of a drill-down page (:mod:`camrobust.pages`).
@@ -33,6 +35,7 @@ from camrobust.plots.critical_difference import (
 )
 from camrobust.plots.noise_examples import noise_examples
 from camrobust.plots.pair_overlays import pair_overlays_figure
+from camrobust.plots.randomisation import randomisation
 from camrobust.plots.ranking_agreement import ranking_agreement
 from camrobust.plots.region_counts import region_counts
 from camrobust.plots.robustness_heatmap import robustness_heatmap, robustness_heatmap_figure
@@ -40,6 +43,7 @@ from camrobust.plots.sensitivity import sensitivity
 from camrobust.plots.severity_curves import severity_curves, severity_curves_figure
 from camrobust.plots.style import CANONICAL_CAMS, CANONICAL_NOISES, also_saving, cam_colors
 from camrobust.plots.trust import trust, trust_figure
+from camrobust.plots.worst_case import worst_case
 
 FIGURES: tuple[str, ...] = (
     "robustness_heatmap",
@@ -52,6 +56,8 @@ FIGURES: tuple[str, ...] = (
     "noise_examples",
     "sensitivity",
     "trust",
+    "randomisation",
+    "worst_case",
 )
 """The report's figures: each is a rule ``plot_<name>``, a caption ``<name>.rst``, a module and a
 function of this package, and the stem of its output file."""
@@ -70,6 +76,7 @@ __all__ = [
     "critical_difference_title",
     "noise_examples",
     "pair_overlays_figure",
+    "randomisation",
     "ranking_agreement",
     "region_counts",
     "robustness_heatmap",
@@ -79,4 +86,5 @@ __all__ = [
     "severity_curves_figure",
     "trust",
     "trust_figure",
+    "worst_case",
 ]
