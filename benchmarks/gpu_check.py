@@ -1,9 +1,12 @@
 """GPU check of the CAM engine: CUDA maps equal CPU maps for all ten methods (resnet50 with seeded
-weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison), the
-sanity checks give the same numbers (the cascading randomisation's similarities per stage, and
-the explanation attack's kept predictions and RBO, within SANITY_TOLERANCE), then CUDA throughput in images/s with torch's default TF32 settings: one forward+backward and the
-gradient family at batch 64, ScoreCAM / AblationCAM (the network tail only) on a few images. Exit status 0 = all maps
-agree. Without CUDA it says so and exits 1; ``--device cpu`` dry-runs the same logic on the CPU.
+weights, within 1e-3, TF32 off and the CPU's predicted classes as targets for the comparison); the
+sanity checks give the same numbers (the cascading randomisation's similarities per stage, and the
+explanation attack's kept predictions and RBO, within SANITY_TOLERANCE); the trust scores
+(faithfulness: deletion / insertion, ROAD, region deletion; localisation) of the same maps agree
+within 1e-3; then CUDA throughput in images/s with torch's default TF32 settings: one
+forward+backward and the gradient family at batch 64, ScoreCAM / AblationCAM (the network tail
+only) on a few images, the faithfulness scores. Exit status 0 = all maps and scores agree. Without
+CUDA it says so and exits 1; ``--device cpu`` dry-runs the same logic on the CPU.
 
     .venv/bin/python benchmarks/gpu_check.py
 """
@@ -20,6 +23,7 @@ import torchvision
 from cam_throughput import forward_backward, ours, timed
 
 from camrobust.cams import EXPLAINING_METHODS, GRADIENT_METHODS, compute_cams, model_cams
+from camrobust.core.trust import FaithfulnessSettings, faithfulness_scores, localisation_scores
 
 TOLERANCE = 1e-3
 SANITY_TOLERANCE = 1e-2
@@ -141,6 +145,51 @@ def compare_sanity(model: torch.nn.Module, device: torch.device, args: argparse.
     return agree
 
 
+TRUST_SETTINGS = FaithfulnessSettings(steps=11, road_percentages=(20.0, 40.0, 60.0, 80.0), batch_size=64)
+"""The demo's faithfulness settings."""
+
+
+def trust_inputs(model: torch.nn.Module, layer: str, n: int, size: int) -> tuple[torch.Tensor, ...]:
+    """Seeded inputs, their GradCAM maps on the CPU, a 4 x 4 grid of square regions, the predicted
+    classes and centred square object masks."""
+    inputs = torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        targets = model(inputs).argmax(1)
+    maps = compute_cams(model, layer, inputs, ["gradcam"], targets)["gradcam"]
+    cells = torch.arange(size) * 4 // size
+    segments = (cells[:, None] * 4 + cells[None, :]).expand(n, size, size).contiguous()
+    masks = torch.zeros(n, size, size, dtype=torch.bool)
+    masks[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
+    return inputs, maps, segments, targets, masks
+
+
+def trust_scores(model: torch.nn.Module, device: torch.device, tensors: tuple[torch.Tensor, ...]) -> dict:
+    inputs, maps, segments, targets, masks = (t.to(device) for t in tensors)
+    ids = [str(i) for i in range(len(inputs))]
+    stats = {"mean": [0.0] * 3, "std": [1.0] * 3}
+    scores = faithfulness_scores(model, inputs, maps, segments, targets, TRUST_SETTINGS, ids=ids, seed=0, **stats)
+    return scores | localisation_scores(maps, masks, tolerance=0)
+
+
+def compare_trust(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> bool:
+    """Max |CUDA score - CPU score| of every faithfulness and localisation score on the same maps."""
+    tensors = trust_inputs(model, args.layer, args.compare_images, args.compare_size)
+    on_cpu = trust_scores(model, torch.device("cpu"), tensors)
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        on_device = trust_scores(copy.deepcopy(model).to(device), device, tensors)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    print(f"trust scores {device} vs cpu, {args.compare_images} images {args.compare_size} px")
+    agree = True
+    for name, values in on_cpu.items():
+        diff = float(abs(on_device[name] - values).max())
+        agree &= diff <= TOLERANCE
+        print(f"  {name:24s} max |diff| {diff:.2e} {'ok' if diff <= TOLERANCE else 'FAIL'}")
+    return agree
+
+
 def throughput(model: torch.nn.Module, device: torch.device, args: argparse.Namespace) -> None:
     model = copy.deepcopy(model).to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
@@ -159,6 +208,12 @@ def throughput(model: torch.nn.Module, device: torch.device, args: argparse.Name
             device,
         )
         print(f"  {name}, {len(small)} images, channel batch {args.channel_batch}  {len(small) / seconds:9.2f}")
+    tensors = trust_inputs(model.cpu(), args.layer, args.model_images, args.size)
+    model = model.to(device)
+    seconds = timed(lambda: trust_scores(model, device, tensors), 1, device)
+    print(
+        f"  faithfulness + localisation (demo settings), {args.model_images} images  {args.model_images / seconds:9.2f}"
+    )
 
 
 def main() -> None:
@@ -175,8 +230,9 @@ def main() -> None:
     model = getattr(torchvision.models, args.arch)(weights=None).eval()
     agree = compare(model, device, args)
     agree &= compare_sanity(model, device, args)
+    agree &= compare_trust(model, device, args)
     throughput(model, device, args)
-    print("PASS: all maps agree" if agree else f"FAIL: some maps differ by more than {TOLERANCE}")
+    print("PASS: all maps and scores agree" if agree else f"FAIL: some differ by more than {TOLERANCE}")
     sys.exit(0 if agree else 1)
 
 

@@ -13,11 +13,15 @@ shared cores two threads spin at their barriers and measure tens of times slower
   (image, severity) row with maps upsampled from the target-layer grid, the robustness summary per
   score row, the eight gradient-family maps per image (the features job computes them on the
   host), a forward pass per image (``prepare_model`` computes its accuracy on the CPU), and the
-  start-up of a job (``python -c "import torch, camrobust.stages.features, camrobust.cams"``, best of 3);
+  start-up of a job (``python -c "import torch, camrobust.stages.features, camrobust.cams"``, best of 3),
+  ROAD's noisy linear imputation per (image, mode, percentage) of the config's ``faithfulness``
+  settings, and the localisation scores per (image, condition-severity) row;
 - counted FLOPs (``torch.utils.flop_counter.FlopCounterMode``, with PyTorch's multi-head-attention
   fast path off so that the counter sees its matrix products) of the model passes: the forward of
   predictions, the forward + backward of the features job, AblationCAM on one image, FGSM and PGD
-  per image. ScoreCAM is estimated as (target-layer channels) x (one forward) per image.
+  per image. ScoreCAM is estimated as (target-layer channels) x (one forward) per image; a
+  faithfulness job as 2 (steps - 2) + 4 + 2 x (ROAD percentages) + (regions + 1) forwards per image
+  plus the measured imputations.
 - the sanity checks: the randomisation stages derived from each architecture (a job computes the
   CAM (stages + 1) times per image: the trained model's and one per stage), and the FLOPs of the
   explanation attack (GradCAM, one image, one severity) with 1 and 2 steps: their difference is
@@ -62,12 +66,17 @@ from camrobust.core.conditions import ConditionImages
 from camrobust.core.maps import feature_maps, upsampled_maps
 from camrobust.core.model import ModelInput, ModelOnImages, Predictions, prediction_batches
 from camrobust.core.pairs import ScoredPairs
+from camrobust.core.trust import localisation_scores
+from camrobust.faithfulness import noisy_linear_imputation
+from camrobust.faithfulness.road import DEFAULT_PERCENTAGES
 from camrobust.sanity import randomisation_stages
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = {"quick.yaml": ("quick", None), "paper.yaml": ("paper", None), "paper.yaml, 50,000 images": ("paper", 50_000)}
 MEASURED_SEVERITY = 3
 SCORE_ROW_BYTES = 150
+FAITHFULNESS_ROW_BYTES = 100
+LOCALISATION_ROW_BYTES = 90
 SUBMISSION = re.compile(r"^(?:\[.+\] )?(?:Group job (\w+)|rule (?!all:|stage_\w+:)(\w+):)", re.MULTILINE)
 MODEL_CAM_JOB = re.compile(r"rule model_cams:.*?wildcards: [^\n]*cam=(\w+)", re.DOTALL)
 #: Table rows: (stage, where it runs, the rules whose jobs it counts); every other rule counts
@@ -85,6 +94,8 @@ STAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("explanation_attack (+ transfer)", "GPU", ("explanation_attack", "transfer_explanation_attack")),
     ("segment_images", "CPU", ("segment_images",)),
     ("score_cams", "CPU", ("score_cams",)),
+    ("score_faithfulness (+ ROAD imputation on the CPU)", "GPU", ("score_faithfulness",)),
+    ("score_localisation", "CPU", ("stage_masks", "score_localisation")),
     ("summary, tests, figures", "CPU", ()),
 ]
 FEATURES_ROW = "activations + gradients"
@@ -338,6 +349,9 @@ class CpuCost:
     score_row_s: float
     summary_row_s: float
     startup_s: float
+    regions: float
+    imputation_s: dict[float, float]
+    localisation_row_s: float
 
 
 def startup_seconds() -> float:
@@ -406,9 +420,29 @@ def measure_cpu(images: np.ndarray, noises: list[str], segmentation_method: str,
 
     scores = synthetic_scores(500, severities, 4)
     summary_row_s = best_time(
-        lambda: robustness_summary(scores, attacks=["noise1"], n_boot=1000, ci=0.95, seed=0), repeats=1
+        lambda: robustness_summary(scores, attacks=["noise1"], n_boot=1000, ci=0.95, seed=0, min_n=10), repeats=1
     ) / len(scores)
-    return CpuCost(noise_s, segment_s() / n, score_row_s, summary_row_s, startup_seconds())
+    regions = float(segmentation.region_counts(segments).mean())
+    maps = torch.from_numpy(upsampled_maps(raw_clean, (size, size))[:, 0])
+    masks = torch.zeros(n, size, size, dtype=torch.bool)
+    masks[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = True
+    localisation_row_s = best_time(lambda: localisation_scores(maps, masks, tolerance=0), repeats=3) / n
+    image = torch.from_numpy(images[0]).permute(2, 0, 1).float() / 255
+    ranks = torch.rand(size, size, generator=torch.Generator().manual_seed(0))
+    imputation_s = {}
+    for percentage in DEFAULT_PERCENTAGES:
+        keep = ranks >= percentage / 100
+        imputation_s[float(percentage)] = best_time(lambda keep=keep: noisy_linear_imputation(image, keep), repeats=1)
+    return CpuCost(
+        noise_s,
+        segment_s() / n,
+        score_row_s,
+        summary_row_s,
+        startup_seconds(),
+        regions,
+        imputation_s,
+        localisation_row_s,
+    )
 
 
 # --------------------------------------------------------------------------- costs per preset
@@ -421,6 +455,12 @@ class StageCost:
     jobs: int = 0
     hours: float | None = 0.0
     bytes: float = 0.0
+
+
+def imputation(cpu: CpuCost, percentage: float) -> float:
+    """Seconds of one ROAD imputation at ``percentage``, linearly interpolated between the measured ones."""
+    measured = sorted(cpu.imputation_s)
+    return float(np.interp(percentage, measured, [cpu.imputation_s[q] for q in measured]))
 
 
 def segmentation_method(cfg: Mapping[str, Any], dataset: str) -> str:
@@ -503,6 +543,20 @@ def preset_costs(
                 stages["explanation_attack (+ transfer)"].bytes += (
                     pairs * len(sanity_cams) * (image_bytes + cells * 4 + 32)
                 )
+            if cfg["faithfulness"]["enabled"]:
+                settings = cfg["faithfulness"]
+                percentages = [float(q) for q in settings["road_percentages"]]
+                forwards = 2 * (settings["steps"] - 2) + 4 + 2 * len(percentages) + cpu.regions + 1
+                imputations = 2 * sum(
+                    cpu.imputation_s[q] if q in cpu.imputation_s else imputation(cpu, q) for q in percentages
+                )
+                faith = stages["score_faithfulness (+ ROAD imputation on the CPU)"]
+                faith.hours += n * len(cfg["cams"]) * (forwards * arch.forward_flops / flops_per_s + imputations)
+                faith.bytes += n * len(cfg["cams"]) * FAITHFULNESS_ROW_BYTES
+            if cfg["localisation"]["enabled"] and datasets.has_masks(spec):
+                located = rows * len(cfg["cams"])
+                stages["score_localisation"].hours += located * cpu.localisation_row_s
+                stages["score_localisation"].bytes += located * LOCALISATION_ROW_BYTES + n * size * size
             model_score_rows = noisy_rows * len(cfg["cams"])
             stages["score_cams"].hours += model_score_rows * cpu.score_row_s
             stages["score_cams"].bytes += model_score_rows * SCORE_ROW_BYTES
@@ -644,6 +698,12 @@ def cpu_table(cpu: CpuCost, segmentation_method: str) -> str:
         ["scoring (upsampling + similarities)", "(image, severity) row", f"{cpu.score_row_s * 1e3:.2f}"],
         ["robustness summary (1000 bootstrap draws)", "score row", f"{cpu.summary_row_s * 1e3:.3f}"],
         ["job start-up (import torch, camrobust.stages.features, camrobust.cams)", "job", f"{cpu.startup_s * 1e3:.0f}"],
+        ["localisation (3 scores)", "(image, condition-severity) row", f"{cpu.localisation_row_s * 1e3:.2f}"],
+        [f"segmentation regions per image ({segmentation_method})", "image", f"{cpu.regions:.1f} regions"],
+    ]
+    rows += [
+        [f"ROAD noisy linear imputation, {q:g} % removed", "(image, mode)", f"{seconds * 1e3:.0f}"]
+        for q, seconds in cpu.imputation_s.items()
     ]
     return markdown(["CPU work at 224 px", "per", "ms"], rows)
 

@@ -1,6 +1,7 @@
 """Disk, files and memory of the workflow's stores as the number of images grows, and projections.
 
-Runs the stages up to the robustness summary on one synthetic dataset at several sizes N (default
+Runs the stages up to the robustness summary and the trust summary (masks, faithfulness,
+localisation) on one synthetic dataset at several sizes N (default
 250, 500 and 1000 images of 224 px, the demo's small_resnet, one gradient CAM and one model-pass
 CAM, gaussian_noise at 3 severities) in scratch directories, and prints per N and stage: bytes on
 disk per (image, condition), files per store, and the peak RSS of each rule: exact, from the last
@@ -52,6 +53,7 @@ def benchmark_config(n: int, image_size: int, cams: list[str], severities: list[
         "noises": {"gaussian_noise": severities},
         "segmentation": {"method": "slic"},
         "metric": {"n_bootstrap": 100},
+        "faithfulness": {"steps": 11, "road_percentages": [20, 40, 60, 80]},  # the demo's
     }
 
 
@@ -72,6 +74,8 @@ def run_workflow(workdir: Path, config: dict, cores: int) -> float:
         "-m",
         "snakemake",
         "results/summary/robustness.csv",
+        "results/summary/trust.csv",
+        "results/statistics/trust.csv",
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
@@ -137,6 +141,9 @@ STAGES = [  # (outputs, stage, array whose shape gives the images x conditions a
     ("cams/bench/*/*/*.zarr", "cam maps", "maps"),
     ("segments/bench.zarr", "segments", "segments"),
     ("scores/bench/*/*/*.parquet", "scores", ""),
+    ("masks/bench.zarr", "masks", "masks"),
+    ("faithfulness/bench/*/*.parquet", "faithfulness", ""),
+    ("localisation/bench/*/*.parquet", "localisation", ""),
 ]
 
 
@@ -153,7 +160,7 @@ def store_table(workdir: Path) -> pd.DataFrame:
                 conditions = values = pq.ParquetFile(path).metadata.num_rows
             else:
                 shape = zarr.open_group(path, mode="r")[name].shape
-                conditions = shape[0] * (shape[1] if stage not in ("clean images", "segments") else 1)
+                conditions = shape[0] * (shape[1] if stage not in ("clean images", "segments", "masks") else 1)
                 values = math.prod(shape) * (2 if stage == "features" else 1)  # activations + gradients
             label = f"cam maps ({path.stem})" if stage == "cam maps" else stage
             rows.append(
@@ -235,6 +242,7 @@ def project(
         "cam maps": (n_images * conditions * grid * n_cams, n_models * (1 + len(noises)) * n_cams),
         "segments": (n_images * size * size, 1),
         "scores": (n_images * (conditions - 1) * n_models * n_cams, n_models * len(noises) * n_cams),
+        "faithfulness": (n_images * n_models * n_cams, n_models * n_cams),  # the preset has no masks
         "features": (
             n_images * conditions * sum(2 * c * h * w for c, h, w in shapes.values()),
             n_models * (1 + len(noises)),
@@ -246,6 +254,7 @@ def project(
         "cam maps": "cam maps",
         "segments": "segments",
         "scores": "scores",
+        "faithfulness": "faithfulness",
         "features": "features",
     }
     missing = [stage for stage in stages if source[stage] not in measured.index]
