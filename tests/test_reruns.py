@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from camrobust.config import model_datasets, noise_severities, validate_config
-from camrobust.registry import ATTACKS, MODEL_CAMS
+from camrobust.registry import ATTACKS, BASELINE_CAMS, MODEL_CAMS
 from tests.workflow import REPO, planned_jobs, snakemake, workflow_command, write_config
 
 pytestmark = pytest.mark.workflow
@@ -187,7 +187,15 @@ def run_jobs(config: dict) -> Counter[str]:
             "plot_region_counts": 1,
             **dict.fromkeys(SUMMARY, 1),
         }
-    )
+    ) + randomisation_jobs(config, len(experiments))
+
+
+def randomisation_jobs(config: dict, experiments: int) -> Counter[str]:
+    """The model randomisation's jobs: one per (dataset, model) and CAM, its summary and figure."""
+    if not config["randomisation"]["enabled"]:
+        return Counter()
+    cams = [cam for cam in config["cams"] if cam not in BASELINE_CAMS]
+    return Counter({"randomise_model": experiments * len(cams), "summarise_randomisation": 1, "plot_randomisation": 1})
 
 
 # The jobs that read no model: changing the training split reruns everything else.
