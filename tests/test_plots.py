@@ -364,6 +364,7 @@ def test_sensitivity_figure_draws_tau_per_setting(tmp_path: Path) -> None:
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT_RULES = REPO / "rules" / "report.smk"
+SANITY_RULES = (REPO / "rules" / "randomisation.smk", REPO / "rules" / "worst_case.smk")
 CAPTIONS = REPO / "report" / "captions"
 FIGURE_VARIANTS = {"robustness_heatmap", "severity_curves", "critical_difference", "change_rates", "trust"}
 
@@ -405,6 +406,8 @@ def test_each_page_has_one_name_across_rule_file_caption_and_module() -> None:
 def test_each_figure_has_one_name_across_rule_file_caption_module_and_function() -> None:
     """plot_<name> draws <name>*.png / .jpg with caption <name>.rst by camrobust.plots.<name>."""
     blocks = rule_blocks(REPORT_RULES)
+    for stage in SANITY_RULES:  # the sanity checks' figures sit with their stages
+        blocks |= {rule: block for rule, block in rule_blocks(stage).items() if rule.startswith("plot_")}
     assert set(blocks) == {f"plot_{name}" for name in plots.FIGURES} | {"model_card"}
     for rule, block in blocks.items():
         name = rule.removeprefix("plot_")

@@ -198,7 +198,15 @@ def run_jobs(config: dict) -> Counter[str]:
             "plot_randomisation": 1,
             **dict.fromkeys(SUMMARY, 1),
         }
-    )
+    ) + randomisation_jobs(config, len(experiments))
+
+
+def randomisation_jobs(config: dict, experiments: int) -> Counter[str]:
+    """The model randomisation's jobs: one per (dataset, model) and CAM, its summary and figure."""
+    if not config["randomisation"]["enabled"]:
+        return Counter()
+    cams = [cam for cam in config["cams"] if cam not in BASELINE_CAMS]
+    return Counter({"randomise_model": experiments * len(cams), "summarise_randomisation": 1, "plot_randomisation": 1})
 
 
 # The jobs that read no model: changing the training split reruns everything else.

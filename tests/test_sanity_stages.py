@@ -265,3 +265,34 @@ def test_worst_case_table_puts_uniform_noise_of_the_same_budget_beside_the_attac
     assert table[vocabulary.WORST_CASE_CONSISTENCY.name].tolist() == [0.9, 0.5, 0.9, 0.5]
     assert table["gap"].iloc[0] == pytest.approx(0.05)  # 0.95 - 0.9
     assert np.isnan(table["gap"].iloc[1]) and table["reason"].iloc[1] == "no uniform_noise at this severity"
+
+
+def test_the_figures_draw_their_tables(tmp_path: Path) -> None:
+    from camrobust import plots
+
+    randomisation = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "cam": ["gradcam", "gradcam", "eigencam", "eigencam"],
+            "stage_index": [1, 2, 1, 2],
+            "stage": ["fc", "conv", "fc", "conv"],
+            **{f"{name}{end}": [0.5, 0.1, 1.0, 0.4] for name in sanity.SIMILARITIES for end in ("", "_lo", "_hi")},
+        }
+    )
+    assert plots.randomisation(randomisation, tmp_path / "r.png") is randomisation
+    worst = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "cam": ["gradcam", "gradcam", "ablationcam", "ablationcam"],
+            "budget": [1.0, 16.0, 1.0, 16.0],
+            "transfer": [False, False, True, True],
+            vocabulary.WORST_CASE_CONSISTENCY.name: [0.9, 0.4, 0.95, 0.7],
+            "uniform_consistency": [0.99, 0.8, 0.99, 0.85],
+        }
+    )
+    assert plots.worst_case(worst, tmp_path / "w.png") is worst
+    assert (tmp_path / "r.png").stat().st_size > 0 and (tmp_path / "w.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="randomisation table is empty"):
+        plots.randomisation(randomisation.iloc[:0], tmp_path / "e.png")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,11 @@ from camrobust.core.model import ModelInput
 from camrobust.io.chunks import image_chunks
 from camrobust.io.images import NOISY_DIMS, image_ids
 from camrobust.io.maps import CAM_DIMS, cam_attrs
-from camrobust.io.store import ShardStream, open_store, store_writer
+from camrobust.io.store import ShardStream, StoreWriter, open_store, store_writer
 from camrobust.stages.get_model import load_model
+
+if TYPE_CHECKING:
+    from camrobust.noise.worst_case import ExplanationAttackResult
 
 PathLike = str | os.PathLike[str]
 NOISE = "explanation_attack"
@@ -214,7 +217,7 @@ def _attrs(method: str, source: str, size: tuple[int, int], namespace: str, seed
     }
 
 
-def _streams(writer: Any, n: int, s: int, size: tuple[int, int]) -> dict[str, ShardStream]:
+def _streams(writer: StoreWriter, n: int, s: int, size: tuple[int, int]) -> dict[str, ShardStream]:
     return {
         "images": writer.stream("images", (n, s, *size, 3), "uint8", NOISY_DIMS),
         "pred": writer.stream("pred", (n, s), "int64", ("image", "severity")),
@@ -224,7 +227,8 @@ def _streams(writer: Any, n: int, s: int, size: tuple[int, int]) -> dict[str, Sh
     }
 
 
-def _append(streams: dict[str, ShardStream], writer: Any, result: Any) -> None:
+def _append(streams: dict[str, ShardStream], writer: StoreWriter, result: ExplanationAttackResult) -> None:
+    """Append a batch's arrays; the maps' stream is opened with the first batch (its grid)."""
     if "maps" not in streams:
         streams["maps"] = writer.stream("maps", (streams["pred"].shape[0], *result.maps.shape[1:]), "float32", CAM_DIMS)
     for name, stream in streams.items():
