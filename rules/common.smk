@@ -156,12 +156,20 @@ def condition_images(wildcards):
     return noisy_images_path(wildcards.dataset, wildcards.model, wildcards.condition)
 
 
+def scored_cams(noise):
+    """The CAMs scored under ``noise``: all, but no baseline map under an explanation attack (the
+    attack searches through a CAM of the model, and a baseline map reads none)."""
+    if noise in EXPLANATION_ATTACKS:
+        return [c for c in config["cams"] if c not in BASELINE_CAMS]
+    return config["cams"]
+
+
 def score_tables():
     return [
         f"results/scores/{d}/{m}/{noise}/{cam}.parquet"
         for d, m in experiments()
         for noise in config["noises"]
-        for cam in config["cams"]
+        for cam in scored_cams(noise)
     ]
 
 
@@ -177,7 +185,7 @@ def attack_stores():
 def score_paths(wildcards):
     """The score tables of every CAM of one (dataset, model, noise)."""
     prefix = f"results/scores/{wildcards.dataset}/{wildcards.model}/{wildcards.noise}"
-    return [f"{prefix}/{cam}.parquet" for cam in config["cams"]]
+    return [f"{prefix}/{cam}.parquet" for cam in scored_cams(wildcards.noise)]
 
 
 def cam_stores(wildcards, condition):
@@ -235,11 +243,12 @@ def localisation_tables():
 
 
 def localisation_cams(wildcards):
-    """Condition -> CAM store of one (dataset, model, cam): the clean images and every noise."""
+    """Condition -> CAM store of one (dataset, model, cam): the clean images and every noise but
+    the explanation attack (its maps are a worst case, per CAM, not a condition of the images)."""
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}"
     return {
         condition: f"{prefix}/{condition}/{wildcards.cam}.zarr"
-        for condition in ["clean", *config["noises"]]
+        for condition in ["clean", *REPORTED_NOISES]
     }
 
 
@@ -468,6 +477,13 @@ def randomisation_tables():
         for d, m in experiments()
         for cam in MODEL_CAMS_IN_CONFIG
     ]
+
+
+def randomisation_summary(wildcards):
+    """The randomisation summary where the model randomisation runs, for the trust summary."""
+    if not randomisation_tables():
+        return {}
+    return {"randomisation": "results/summary/randomisation.csv"}
 
 
 def randomisation_stages(wildcards):

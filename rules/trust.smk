@@ -71,6 +71,7 @@ rule score_localisation:
 
 rule summarise_trust:
     input:
+        unpack(randomisation_summary),
         scores="results/summary/scores.parquet",
         faithfulness=faithfulness_tables(),
         localisation=localisation_tables(),

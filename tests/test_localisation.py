@@ -138,5 +138,14 @@ def test_scores_have_their_directions() -> None:
         ("energy_pointing_game", True),
         ("relevance_rank_accuracy", True),
     ]
-    assert [axis.name for axis in vocabulary.AXES] == ["robustness", "faithfulness", "localisation"]
+    assert [axis.name for axis in vocabulary.AXES] == [
+        "robustness",
+        "faithfulness",
+        "localisation",
+        "model_dependence",
+        "worst_case",
+    ]
+    assert vocabulary.axis_of("randomisation_rbo").name == "model_dependence"
+    assert not vocabulary.axis_of("randomisation_rbo").scores[0].higher_is_better
+    assert vocabulary.axis_of("worst_case_consistency").scores[0].higher_is_better
     assert {vocabulary.axis_of(s.name).name for s in vocabulary.LOCALISATION} == {"localisation"}

@@ -13,6 +13,7 @@ import pytest
 from camrobust import vocabulary
 from camrobust.analysis.summary import KEEPS_PREDICTION, read_summary
 from camrobust.io.store import open_store
+from camrobust.registry import BASELINE_CAMS
 from tests.workflow import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -37,13 +38,15 @@ def sanity_run(tmp_path_factory: pytest.TempPathFactory, sanity_config: dict) ->
 
 def test_every_accepted_image_keeps_its_class(sanity_run: Path, sanity_config: dict) -> None:
     clean = np.asarray(open_store(sanity_run / "results/predictions/tiny/vgg/clean.zarr")["pred"][:, 0])
-    for cam in sanity_config["cams"]:
+    attacked = [cam for cam in sanity_config["cams"] if cam not in BASELINE_CAMS]
+    assert attacked == ["gradcam", "eigencam", "scorecam"]  # a baseline map reads no model to attack
+    for cam in attacked:
         store = open_store(sanity_run / f"results/worst_case/tiny/vgg/{cam}.zarr")
         assert (np.asarray(store["pred"]) == clean[:, None]).all(), cam
         assert store.attrs["source_cam"] == ("gradcam" if cam == "scorecam" else cam)
     scores = pd.read_parquet(sanity_run / "results/summary/scores.parquet")
     attack = scores[scores["noise"] == "explanation_attack"]
-    assert len(attack) == 12 * 2 * len(sanity_config["cams"]) and not attack["changed"].any()
+    assert len(attack) == 12 * 2 * len(attacked) and not attack["changed"].any()
 
 
 def test_robustness_has_only_consistency_for_the_attack(sanity_run: Path) -> None:
@@ -96,3 +99,21 @@ def test_adding_a_cam_plans_only_its_sanity_jobs(sanity_run: Path, sanity_config
     assert planned["score_cams"] == 2  # uniform noise and the attack
     assert not {"transfer_explanation_attack", "extract_features", "model_cams", "perturb_images"} & set(planned)
     assert planned["summarise_worst_case"] == planned["summarise_randomisation"] == 1
+
+
+def test_trust_summary_holds_model_dependence_and_worst_case(sanity_run: Path) -> None:
+    trust = pd.read_csv(sanity_run / "results/summary/trust.csv").set_index("cam")
+    randomisation = pd.read_csv(sanity_run / "results/summary/randomisation.csv")
+    last = randomisation[randomisation["full_randomisation"]].set_index("cam")
+    summary = read_summary(sanity_run / "results/summary/robustness.csv")
+    pooled = summary[summary["severity"] == "all"]
+    for cam in ("eigencam", "gradcam", "scorecam"):
+        assert trust.loc[cam, vocabulary.RANDOMISATION_RBO.name] == last.loc[cam, "rbo"]
+        assert trust.loc[cam, vocabulary.RANDOMISATION_SSIM.name] == last.loc[cam, "ssim"]
+        worst = pooled[(pooled["cam"] == cam) & (pooled["noise"] == "explanation_attack")]["consistency"].item()
+        assert trust.loc[cam, vocabulary.WORST_CASE_CONSISTENCY.name] == pytest.approx(worst, rel=1e-12)
+        # the pooled RM is that of uniform noise alone: the attack's rows are not a sample of noise
+        uniform = pooled[(pooled["cam"] == cam) & (pooled["noise"] == "uniform_noise")]["rm"].item()
+        assert trust.loc[cam, vocabulary.RM.name] == pytest.approx(uniform, rel=1e-12, nan_ok=True)
+    assert trust.loc["class_blob_map", vocabulary.RANDOMISATION_RBO.name] == 1.0
+    assert trust.loc["class_blob_map", "model_dependence_rank"] == 4

@@ -309,3 +309,47 @@ def test_friedman_and_nemenyi_across_cams_by_hand() -> None:
         if pairs.set_index(["score", "a", "b"]).loc[("deletion_auc", "a_cam", c), "p_nemenyi"] >= 0.05
     }
     assert set(str(deletion["not_different"]).split()) == close
+
+
+def test_full_randomisation_takes_the_last_stage_and_gives_baselines_one() -> None:
+    table = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "cam": ["gradcam", "gradcam"],
+            "stage_index": [1, 2],
+            "full_randomisation": [False, True],
+            **{f"{name}{end}": [0.9, 0.25] for name in ("rbo", "pixel_spearman", "ssim") for end in ("", "_lo", "_hi")},
+        }
+    )
+    part = trust.full_randomisation(table, ["gradcam", "edge_map", "gradcam"])
+    assert list(part["cam"]) == ["edge_map", "gradcam"]
+    assert list(part["randomisation_rbo"]) == [1.0, 0.25] and list(part["randomisation_ssim"]) == [1.0, 0.25]
+    assert np.isnan(part["randomisation_rbo_lo"].iloc[0]) and part["randomisation_rbo_lo"].iloc[1] == 0.25
+    summary = trust.trust_summary([part])
+    assert list(summary["randomisation_rbo_better"]) == ["lower"] * 2
+    assert list(summary["randomisation_rbo_rank"]) == [2, 1] and list(summary["model_dependence_rank"]) == [2, 1]
+
+
+def test_worst_case_consistency_is_the_mean_r_over_the_attack_pairs() -> None:
+    """Two images at two budgets, r = 0.9, 0.7 (image 0) and 0.5, 0.3 (image 1): C = 0.6."""
+    rows = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "cam": "gradcam",
+            "image_id": ["0", "0", "1", "1"],
+            "changed": False,
+            "rbo": [0.9, 0.7, 0.5, 0.3],
+        }
+    )
+    part = trust.worst_case_consistency([(("d", "m", "gradcam"), rows)], n_boot=0, ci=0.95, min_n=1, seed=0)
+    assert part["worst_case_consistency"].item() == pytest.approx(0.6, abs=1e-15)
+    assert list(part.columns) == [
+        "dataset",
+        "model",
+        "cam",
+        "worst_case_consistency",
+        "worst_case_consistency_lo",
+        "worst_case_consistency_hi",
+    ]

@@ -8,6 +8,7 @@ with job_log(snakemake.log[0], snakemake.threads):
         scores=snakemake.input.scores,
         faithfulness=list(snakemake.input.faithfulness),
         localisation=list(snakemake.input.localisation),
+        randomisation=snakemake.input.get("randomisation"),
         n_boot=snakemake.params.n_bootstrap,
         ci=snakemake.params.ci,
         min_n=snakemake.params.min_n,

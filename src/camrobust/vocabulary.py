@@ -265,7 +265,20 @@ FAITHFULNESS_AXIS = Axis(
 LOCALISATION_AXIS = Axis(
     "localisation", "Localisation", LOCALISATION, "does the map point at the object (where ground truth exists)"
 )
-AXES: tuple[Axis, ...] = (ROBUSTNESS_AXIS, FAITHFULNESS_AXIS, LOCALISATION_AXIS)
+MODEL_DEPENDENCE_AXIS = Axis(
+    "model_dependence",
+    "Model dependence",
+    RANDOMISATION,
+    "does the map change when the model's learned weights are redrawn (a map that does not explains "
+    "the image, not the model)",
+)
+WORST_CASE_AXIS = Axis(
+    "worst_case",
+    "Worst case",
+    (WORST_CASE_CONSISTENCY,),
+    "does the map's region ranking hold against the worst perturbation within a small budget that keeps the class",
+)
+AXES: tuple[Axis, ...] = (ROBUSTNESS_AXIS, FAITHFULNESS_AXIS, LOCALISATION_AXIS, MODEL_DEPENDENCE_AXIS, WORST_CASE_AXIS)
 """The axes of the trust summary, in display order."""
 
 

@@ -10,7 +10,12 @@ scores. Estimates:
   (:func:`camrobust.analysis.robustness.robustness_table`, images resampled with all their pairs);
 - faithfulness and localisation: the mean over images of each per-image score, x_bar = sum_i x_i / n
   over the n images where it is defined, its CI the quantiles of the means of n images drawn with
-  replacement (:mod:`camrobust.analysis.bootstrap`; none below ``min_n`` images).
+  replacement (:mod:`camrobust.analysis.bootstrap`; none below ``min_n`` images);
+- model dependence (where the model randomisation runs): the similarities of each CAM to the fully
+  randomised model's CAM, lower = better (:func:`full_randomisation`);
+- worst case (where the explanation attack runs): C over the attack's pairs at every budget
+  (:func:`worst_case_consistency`); RM above leaves the attack's rows out, since they are a worst
+  case and not a sample of noise.
 
 A part is any frame keyed by (dataset, model, cam) with estimate columns, so further axes join
 the summary as further parts (:func:`trust_summary`). Per score the CAMs are compared by
@@ -136,6 +141,42 @@ def pooled_robustness(
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
+
+
+def worst_case_consistency(
+    groups: Iterable[tuple[tuple, pd.DataFrame]], *, n_boot: int, ci: float, min_n: int, seed: int
+) -> pd.DataFrame:
+    """Worst-case C with its CI per (dataset, model, cam) from the explanation attack's score rows
+    of each key (every budget together; the attack keeps the class, so every pair is
+    class-preserving): C = mean r over the pairs, images resampled with all their pairs. Columns
+    ``worst_case_consistency``, ``_lo``, ``_hi``."""
+    name, c = vocabulary.WORST_CASE_CONSISTENCY.name, vocabulary.CONSISTENCY.name
+    parts = [
+        robustness_table(rows, list(TRUST_KEYS), n_boot=n_boot, seed=seed, ci=ci, min_n=min_n) for _, rows in groups
+    ]
+    columns = [*TRUST_KEYS, name, f"{name}_lo", f"{name}_hi"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True)
+    renamed = {c: name, f"{c}_lo": f"{name}_lo", f"{c}_hi": f"{name}_hi"}
+    return table.rename(columns=renamed)[columns]
+
+
+def full_randomisation(table: pd.DataFrame, cams: Iterable[str]) -> pd.DataFrame:
+    """The model randomisation's similarities at full randomisation (the last stage) per (dataset,
+    model, cam) of the randomisation summary ``table``, as the :data:`camrobust.vocabulary.RANDOMISATION`
+    columns with their CIs; each baseline map among ``cams`` gets similarity 1 (its map does not
+    read the model's weights), without an interval."""
+    pairs = [("rbo", vocabulary.RANDOMISATION_RBO), ("pixel_spearman", vocabulary.RANDOMISATION_SPEARMAN)]
+    pairs.append(("ssim", vocabulary.RANDOMISATION_SSIM))
+    renamed = {f"{old}{end}": f"{score.name}{end}" for old, score in pairs for end in ("", "_lo", "_hi")}
+    last = table[table["full_randomisation"].astype(bool)].rename(columns=renamed)[[*TRUST_KEYS, *renamed.values()]]
+    experiments = table[["dataset", "model"]].drop_duplicates()
+    baselines = [cam for cam in dict.fromkeys(cams) if cam in BASELINE_CAMS]
+    ones = experiments.merge(pd.DataFrame({"cam": baselines}), how="cross")
+    for score in vocabulary.RANDOMISATION:
+        ones[score.name] = 1.0
+    return pd.concat([last, ones], ignore_index=True).sort_values(list(TRUST_KEYS), ignore_index=True)
 
 
 def rank_within(values: pd.Series, groups: pd.Series, higher_is_better: bool) -> pd.Series:

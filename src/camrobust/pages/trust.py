@@ -50,19 +50,28 @@ def score_sentence(test: pd.Series, alpha: float) -> str:
     )
 
 
-def robustness_sentence(rows: pd.DataFrame) -> str:
-    """The sentence of the robustness axis: the CAM with the highest pooled RM (its tests are the
-    per-noise CAM comparisons of the robustness statistics)."""
-    rm = vocabulary.RM.name
-    ranked = rows.dropna(subset=[rm]).sort_values([rm, "cam"], ascending=[False, True])
+def estimate_sentence(rows: pd.DataFrame, score: vocabulary.Score, context: str) -> str:
+    """The sentence of a score without a rank test here: the CAM with the best estimate in the
+    score's direction, with its CI, and a warning where that CAM is a baseline map."""
+    name = score.name
+    ranked = rows.dropna(subset=[name]).sort_values([name, "cam"], ascending=[not score.higher_is_better, True])
     if ranked.empty:
-        return f"<b>{escape(vocabulary.RM.label)}</b>: no pooled RM."
+        return f"<b>{escape(score.label)}</b>: no estimate."
     best = ranked.iloc[0]
+    warn = " — a baseline that explains nothing" if best["cam"] in registry.BASELINE_CAMS else ""
     return (
-        f"<b>{escape(vocabulary.RM.label)}</b> (pooled over noises, {vocabulary.RM.direction}): best "
-        f"{escape(registry.cam_label(best['cam']))} at {estimate(best[rm], best[f'{rm}_lo'], best[f'{rm}_hi'])}; "
-        "the per-noise comparisons are the robustness tests (cam_methods, cam_pairwise)."
+        f"<b>{escape(score.label)}</b> ({context}{score.direction}): best "
+        f"{escape(registry.cam_label(best['cam']))} at {estimate(best[name], best[f'{name}_lo'], best[f'{name}_hi'])}"
+        f"{warn}."
     )
+
+
+AXIS_CONTEXT: dict[str, str] = {
+    vocabulary.ROBUSTNESS_AXIS.name: "pooled over noises; the per-noise comparisons are the robustness tests; ",
+    vocabulary.MODEL_DEPENDENCE_AXIS.name: "at full randomisation; the baselines score 1 by construction; ",
+    vocabulary.WORST_CASE_AXIS.name: "over every budget of the explanation attack; ",
+}
+"""What an estimate sentence says about the axes whose scores have no rank test on this page."""
 
 
 def trust_page(summary: pd.DataFrame, tests: pd.DataFrame, figure: Path, *, alpha: float) -> str:
@@ -70,8 +79,9 @@ def trust_page(summary: pd.DataFrame, tests: pd.DataFrame, figure: Path, *, alph
     and the trust figure at ``figure``."""
     parts = [
         "<p>Each CAM on every axis of trust: robustness to noise (RM), faithfulness (does the model's "
-        "prediction need what the map points at) and localisation (does the map point at the object, where "
-        "the dataset has ground truth). The baseline maps explain nothing: a CAM that does not beat them on an "
+        "prediction need what the map points at), localisation (does the map point at the object, where "
+        "the dataset has ground truth), and where they ran, model dependence (does the map change when the "
+        "model's weights are redrawn) and the worst case (consistency under an attack that keeps the class). The baseline maps explain nothing: a CAM that does not beat them on an "
         "axis earns no trust on it. Ranks are among the CAMs of one dataset and model, 1 = best in the score's "
         "own direction; Friedman and Nemenyi tests take the images as subjects.</p>",
         image(figure, "CAM x score ranks and values", width="min(100%, 60rem)"),
@@ -82,8 +92,12 @@ def trust_page(summary: pd.DataFrame, tests: pd.DataFrame, figure: Path, *, alph
         chosen = tests[(tests["dataset"] == dataset) & (tests["model"] == model)]
         for axis in vocabulary.AXES:
             sentences = []
-            if axis is vocabulary.ROBUSTNESS_AXIS and vocabulary.RM.name in rows.columns:
-                sentences.append(robustness_sentence(rows))
+            if axis.name in AXIS_CONTEXT:
+                sentences += [
+                    estimate_sentence(rows, score, AXIS_CONTEXT[axis.name])
+                    for score in axis.scores[:1]
+                    if score.name in rows.columns and rows[score.name].notna().any()
+                ]
             for _, test in chosen[chosen["axis"] == axis.name].iterrows():
                 sentences.append(score_sentence(test, alpha))
             if sentences:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from camrobust import vocabulary
+from camrobust import registry, vocabulary
 from camrobust.core.conditions import read_rows
 from camrobust.core.trust import FaithfulnessSettings, faithfulness_frame, localisation_frame
 from camrobust.datasets.imageset import DatasetError
@@ -167,6 +167,7 @@ def summarise_trust(
     scores: PathLike,
     faithfulness: Sequence[PathLike],
     localisation: Sequence[PathLike],
+    randomisation: PathLike | None = None,
     n_boot: int,
     ci: float,
     min_n: int,
@@ -175,18 +176,23 @@ def summarise_trust(
     noise_out: PathLike,
 ) -> None:
     """``trust.csv`` (:func:`camrobust.analysis.trust.trust_summary`) from the collected score
-    file and the per-image faithfulness and localisation tables, read one table (one (dataset,
-    model, cam)) at a time; and the localisation under every noise at ``noise_out``."""
+    file (the explanation attack's rows apart, as worst-case C), the per-image faithfulness and
+    localisation tables, read one table (one (dataset, model, cam)) at a time, and the model
+    randomisation summary where given; and the localisation under every noise at ``noise_out``."""
     from camrobust.analysis import trust
-    from camrobust.io.tables import read_score_groups
 
     settings: dict[str, Any] = {"n_boot": n_boot, "ci": ci, "min_n": min_n, "seed": seed}
-    columns = ["image_id", "changed", vocabulary.RBO.name]
-    parts = [trust.pooled_robustness(read_score_groups(scores, trust.TRUST_KEYS, columns), **settings)]
+    parts = [trust.pooled_robustness(_score_groups(scores, attack=False), **settings)]
+    worst_case = trust.worst_case_consistency(_score_groups(scores, attack=True), **settings)
+    if not worst_case.empty:
+        parts.append(worst_case)
     if faithfulness:
         parts.append(trust.score_estimates(_tables(faithfulness), vocabulary.FAITHFULNESS, **settings))
     if localisation:
         parts.append(trust.score_estimates(_clean_rows(localisation), vocabulary.LOCALISATION, **settings))
+    if randomisation is not None:
+        cams = pd.concat([part["cam"] for part in parts], ignore_index=True)
+        parts.append(trust.full_randomisation(pd.read_csv(randomisation), cams))
     trust.trust_summary(parts).to_csv(out, index=False)
     noise = (
         trust.localisation_under_noise(_tables(localisation), **settings)
@@ -194,6 +200,19 @@ def summarise_trust(
         else pd.DataFrame(columns=list(trust.NOISE_KEYS))
     )
     noise.to_csv(noise_out, index=False)
+
+
+def _score_groups(scores: PathLike, *, attack: bool) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    """Per (dataset, model, cam) of the collected score file, one at a time: the rows of the
+    explanation attacks (``attack``) or of every other noise; keys without such rows are skipped."""
+    from camrobust.analysis.trust import TRUST_KEYS
+    from camrobust.io.tables import read_score_groups
+
+    columns = ["noise", "image_id", "changed", vocabulary.RBO.name]
+    for key, rows in read_score_groups(scores, TRUST_KEYS, columns):
+        chosen = rows[rows["noise"].isin(registry.EXPLANATION_ATTACKS) == attack].reset_index(drop=True)
+        if not chosen.empty:
+            yield key, chosen
 
 
 def _experiment_tables(paths: Sequence[PathLike], clean: bool) -> Iterator[pd.DataFrame]:
