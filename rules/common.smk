@@ -244,7 +244,8 @@ def localisation_tables():
 
 def localisation_cams(wildcards):
     """Condition -> CAM store of one (dataset, model, cam): the clean images and every noise but
-    the explanation attack (its maps are a worst case, per CAM, not a condition of the images)."""
+    the explanation attack (its maps are a worst case, per CAM, not a condition of the images).
+    """
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}"
     return {
         condition: f"{prefix}/{condition}/{wildcards.cam}.zarr"
