@@ -249,7 +249,7 @@ def localisation_cams(wildcards):
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}"
     return {
         condition: f"{prefix}/{condition}/{wildcards.cam}.zarr"
-        for condition in ["clean", *REPORTED_NOISES]
+        for condition in ["clean", *sorted(REPORTED_NOISES)]
     }
 
 

@@ -193,9 +193,6 @@ def run_jobs(config: dict) -> Counter[str]:
             "stage_masks": len({d for d, _ in experiments if config["datasets"][d]["kind"] == "shapes"}),
             "score_faithfulness": len(experiments) * len(cams),
             "score_localisation": len(experiments) * len(cams),
-            "randomise_model": len(experiments) * len(set(cams) - set(BASELINE_CAMS)),
-            "summarise_randomisation": 1,
-            "plot_randomisation": 1,
             **dict.fromkeys(SUMMARY, 1),
         }
     ) + randomisation_jobs(config, len(experiments))
