@@ -219,11 +219,12 @@ def localisation_tables():
 
 
 def localisation_cams(wildcards):
-    """Condition -> CAM store of one (dataset, model, cam): the clean images and every noise."""
+    """Condition -> CAM store of one (dataset, model, cam): the clean images, then every noise in
+    sorted order (the config's key order is no setting)."""
     prefix = f"results/cams/{wildcards.dataset}/{wildcards.model}"
     return {
         condition: f"{prefix}/{condition}/{wildcards.cam}.zarr"
-        for condition in ["clean", *config["noises"]]
+        for condition in ["clean", *sorted(config["noises"])]
     }
 
 
