@@ -58,9 +58,10 @@ def robustness_sentence(rows: pd.DataFrame) -> str:
     if ranked.empty:
         return f"<b>{escape(vocabulary.RM.label)}</b>: no pooled RM."
     best = ranked.iloc[0]
+    warn = " — a baseline that explains nothing, so RM alone does not earn trust here" if best["baseline"] else ""
     return (
         f"<b>{escape(vocabulary.RM.label)}</b> (pooled over noises, {vocabulary.RM.direction}): best "
-        f"{escape(registry.cam_label(best['cam']))} at {estimate(best[rm], best[f'{rm}_lo'], best[f'{rm}_hi'])}; "
+        f"{escape(registry.cam_label(best['cam']))} at {estimate(best[rm], best[f'{rm}_lo'], best[f'{rm}_hi'])}{warn}; "
         "the per-noise comparisons are the robustness tests (cam_methods, cam_pairwise)."
     )
 
@@ -84,8 +85,9 @@ def trust_page(summary: pd.DataFrame, tests: pd.DataFrame, figure: Path, *, alph
             sentences = []
             if axis is vocabulary.ROBUSTNESS_AXIS and vocabulary.RM.name in rows.columns:
                 sentences.append(robustness_sentence(rows))
-            for _, test in chosen[chosen["axis"] == axis.name].iterrows():
-                sentences.append(score_sentence(test, alpha))
+            for score in axis.scores:  # in the vocabulary's order
+                for _, test in chosen[chosen["score"] == score.name].iterrows():
+                    sentences.append(score_sentence(test, alpha))
             if sentences:
                 items = "".join(f"<li>{sentence}</li>" for sentence in sentences)
                 parts.append(f"<h3>{escape(axis.label)}: {escape(axis.description)}?</h3><ul>{items}</ul>")
