@@ -21,7 +21,7 @@ from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import open_store, store_writer
 from camrobust.stages import features, noisy_images, segment, stage_data
 from camrobust.stages import trust as trust_stages
-from tests.test_masks import folder, rectangle_mask  # noqa: F401  (fixture)
+from tests.test_masks import WNIDS, folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
 
 N_IMAGES, SIZE = 6, 32
 
@@ -149,6 +149,20 @@ def test_bad_mask_folders_name_the_file_and_leave_no_store(
     with pytest.raises(DatasetError, match=r"mask .*birds/wide.png is 150x100 px; expected 300x200 px"):
         trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "wrong.zarr")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.zarr", "images", "masks", "masks.zarr"]
+
+
+def test_a_box_of_an_unknown_class_names_the_file_and_leaves_no_store(
+    imagenet: tuple[dict, list[str]],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    spec, _ = imagenet
+    stage_data.stage_images(spec={**spec, "n_images": 2}, split="eval", seed=0, out=tmp_path / "eval.zarr")
+    trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "masks.zarr")
+    assert open_store(tmp_path / "masks.zarr")["masks"][...].any(axis=(1, 2)).all()
+    write_box_file(Path(spec["boxes"]) / "ILSVRC2012_val_00000002.xml", (160, 240), [("n99999999", 1, 1, 5, 5)])
+    with pytest.raises(DatasetError, match=r"ILSVRC2012_val_00000002.xml: class n99999999 is not a class"):
+        trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "bad.zarr")
+    assert not (tmp_path / "bad.zarr").exists()
 
 
 def _cam_store(path: Path, maps: np.ndarray, severities: list[int]) -> None:
