@@ -21,7 +21,7 @@ from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import open_store, store_writer
 from camrobust.stages import features, noisy_images, segment, stage_data
 from camrobust.stages import trust as trust_stages
-from tests.test_masks import WNIDS, folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
+from tests.test_masks import folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
 
 N_IMAGES, SIZE = 6, 32
 
