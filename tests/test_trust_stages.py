@@ -19,6 +19,7 @@ from camrobust.datasets import DatasetError
 from camrobust.io.images import image_ids
 from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import open_store, store_writer
+from camrobust.stages import cams as cam_stages
 from camrobust.stages import features, noisy_images, segment, stage_data
 from camrobust.stages import trust as trust_stages
 from tests.test_masks import folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
@@ -77,19 +78,21 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             precision="float32",
             out=root / f"{condition}_features.zarr",
             cam_stores={"gradcam": stores["gradcam"]},
-            baseline_stores={m: stores[m] for m in cams.BASELINE_METHODS},
+            baseline_stores={m: stores[m] for m in cams.BASELINE_METHODS if m != "edge_map"},
             ids_store=paths["eval"],
             condition=condition,
             seed=3,
             **model_files,
         )
+        cam_stages.edge_map_maps(images_store=images, out=stores["edge_map"], chunk_size=4)
         paths |= {f"{condition}_{method}": path for method, path in stores.items()}
     return paths
 
 
 def test_the_features_job_writes_the_baseline_maps(staged: dict[str, Path]) -> None:
     """Each stored baseline map is baseline_raw_maps of its image, explained class, id and seed, on
-    the target layer's grid (the edge map at image resolution), whichever batch it was in."""
+    the target layer's grid, whichever batch it was in; the edge map, written by its own job at the
+    image's resolution, too."""
     images = np.asarray(open_store(staged["eval"])["images"][...])
     ids = image_ids(open_store(staged["eval"]))
     targets = np.asarray(open_store(staged["clean_pred"])["target"][...])[:, 0]
