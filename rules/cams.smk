@@ -45,3 +45,20 @@ rule model_cams:
         plugin=cam_plugin,
     script:
         "../workflow_scripts/model_cams.py"
+
+
+# The edge map is a function of the image alone at the image's resolution (as many values as the
+# image's pixels, where the other maps have the layer grid's): its own job, where `cams` names it.
+rule edge_maps:
+    input:
+        images=condition_images,
+    output:
+        directory("results/cams/{dataset}/{model}/{condition}/edge_map.zarr"),
+    log:
+        "logs/edge_maps/{dataset}/{model}/{condition}.log",
+    benchmark:
+        "results/benchmarks/edge_maps/{dataset}/{model}/{condition}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/edge_maps.py"

@@ -44,6 +44,9 @@ NEEDS_MODEL_CAMS = [
     *MODEL_CAMS,
     *(n for n, e in config["cam_plugins"].items() if e["uses"] == "model"),
 ]
+# Baseline maps on the target layer's grid, written by the features job; the edge map (at the
+# image's resolution) has its own job.
+GRID_BASELINES = [cam for cam in BASELINE_CAMS if cam != "edge_map"]
 MODEL_FREE_NOISES = [*PIXEL_NOISES, *config["noise_plugins"]]
 ALL_NOISES = [*NOISES, *config["noise_plugins"]]
 # The noises of the per-noise report items (overlays, critical differences, drill-down and

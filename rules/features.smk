@@ -24,8 +24,9 @@ rule predict_images:
 
 # Activations and gradients: kept for adding `uses: features` CAM plugins without a model pass,
 # or temp() (deleted once this run's plugin CAMs are written; adding one later reruns this job).
-# The raw maps of every built-in gradient-family CAM and of the four baseline maps are written here
-# too, whichever the config names: adding one of them to `cams` later plans only its scores.
+# The raw maps of every built-in gradient-family CAM and of the baseline maps on the layer grid are
+# written here too, whichever the config names: adding one of them to `cams` later plans only its
+# scores (the edge map, at the image's resolution, has its own job: rules/cams.smk).
 FEATURES = directory("results/features/{dataset}/{model}/{condition}.zarr")
 
 
@@ -40,7 +41,7 @@ rule extract_features:
             cam: directory(
                 f"results/cams/{{dataset}}/{{model}}/{{condition}}/{cam}.zarr"
             )
-            for cam in [*GRADIENT_CAMS, *BASELINE_CAMS]
+            for cam in [*GRADIENT_CAMS, *GRID_BASELINES]
         },
         features=FEATURES if config["features"]["keep"] else temp(FEATURES),
     log:
@@ -56,7 +57,7 @@ rule extract_features:
         batch_size=BATCH_SIZE,
         precision=config["features"]["precision"],
         gradient_cams=GRADIENT_CAMS,
-        baseline_cams=BASELINE_CAMS,
+        baseline_cams=GRID_BASELINES,
         seed=SEED,
         device=DEVICE,
     script:

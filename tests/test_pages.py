@@ -147,3 +147,40 @@ def test_the_sensitivity_page_states_tau_and_the_best_cam(tmp_path: Path) -> Non
     page = sensitivity.sensitivity_page(rows, tmp_path / "figure.png", main="rbo_p=0.9, quickshift")
     assert '<td>all noises</td><td>segmentation=slic</td><td class="number">0.60 [0.20, 1.00]</td>' in page
     assert "GradCAM → EigenCAM" in page and "Main setting: rbo_p=0.9, quickshift." in page
+
+
+def test_the_trust_page_names_the_best_and_those_not_different(tmp_path: Path) -> None:
+    from camrobust.analysis.trust import trust_summary, trust_tests
+    from camrobust.pages.trust import trust_page
+
+    frame = pd.DataFrame(
+        {
+            "dataset": "d",
+            "model": "m",
+            "cam": np.repeat(["gradcam", "eigencam", "class_blob_map"], 12),
+            "image_id": np.tile([str(i) for i in range(12)], 3),
+            # gradcam lowest on every image, eigencam within noise of the class blob
+            "deletion_auc": np.concatenate(
+                [np.full(12, 0.1), 0.3 + 0.01 * np.arange(12), 0.3 + 0.01 * np.arange(12)[::-1]]
+            ),
+        }
+    )
+    tests, _ = trust_tests([frame], alpha=0.05, n_boot=0, ci=0.95, min_n=10, seed=0)
+    rm = pd.DataFrame(
+        {"dataset": "d", "model": "m", "cam": ["gradcam", "eigencam", "class_blob_map"], "rm": [0.4, 0.3, 0.6]}
+    )
+    summary = trust_summary(
+        [
+            rm.assign(rm_lo=np.nan, rm_hi=np.nan),
+            frame.groupby(["dataset", "model", "cam"], as_index=False)["deletion_auc"]
+            .mean()
+            .assign(deletion_auc_lo=np.nan, deletion_auc_hi=np.nan),
+        ]
+    )
+    (tmp_path / "figure.png").write_bytes(b"\x89PNG")
+    page = trust_page(summary, tests, tmp_path / "figure.png", alpha=0.05)
+    assert "best class blob map at 0.60 (no CI) — a baseline that explains nothing, so this score alone earns" in page
+    row = tests.iloc[0]
+    assert row["best"] == "gradcam" and row["p"] < 0.05
+    assert "<b>deletion AUC</b> (lower is better): best GradCAM" in page
+    assert "class blob map (baseline)" in page and '<td class="number">0.10 (no CI) #1</td>' in page

@@ -180,6 +180,7 @@ def run_jobs(config: dict) -> Counter[str]:
             "predict_images": conditions,
             "extract_features": conditions,
             "model_cams": conditions * len(set(cams) & set(MODEL_CAMS)),
+            "edge_maps": conditions * ("edge_map" in cams),
             "segment_images": datasets,
             "score_cams": per_noise * len(cams),
             "plot_robustness_heatmap": len(experiments),

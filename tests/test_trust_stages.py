@@ -19,9 +19,10 @@ from camrobust.datasets import DatasetError
 from camrobust.io.images import image_ids
 from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import open_store, store_writer
+from camrobust.stages import cams as cam_stages
 from camrobust.stages import features, noisy_images, segment, stage_data
 from camrobust.stages import trust as trust_stages
-from tests.test_masks import folder, rectangle_mask  # noqa: F401  (fixture)
+from tests.test_masks import folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
 
 N_IMAGES, SIZE = 6, 32
 
@@ -77,19 +78,21 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             precision="float32",
             out=root / f"{condition}_features.zarr",
             cam_stores={"gradcam": stores["gradcam"]},
-            baseline_stores={m: stores[m] for m in cams.BASELINE_METHODS},
+            baseline_stores={m: stores[m] for m in cams.BASELINE_METHODS if m != "edge_map"},
             ids_store=paths["eval"],
             condition=condition,
             seed=3,
             **model_files,
         )
+        cam_stages.edge_map_maps(images_store=images, out=stores["edge_map"], chunk_size=4)
         paths |= {f"{condition}_{method}": path for method, path in stores.items()}
     return paths
 
 
 def test_the_features_job_writes_the_baseline_maps(staged: dict[str, Path]) -> None:
     """Each stored baseline map is baseline_raw_maps of its image, explained class, id and seed, on
-    the target layer's grid (the edge map at image resolution), whichever batch it was in."""
+    the target layer's grid, whichever batch it was in; the edge map, written by its own job at the
+    image's resolution, too."""
     images = np.asarray(open_store(staged["eval"])["images"][...])
     ids = image_ids(open_store(staged["eval"]))
     targets = np.asarray(open_store(staged["clean_pred"])["target"][...])[:, 0]
@@ -149,6 +152,20 @@ def test_bad_mask_folders_name_the_file_and_leave_no_store(
     with pytest.raises(DatasetError, match=r"mask .*birds/wide.png is 150x100 px; expected 300x200 px"):
         trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "wrong.zarr")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.zarr", "images", "masks", "masks.zarr"]
+
+
+def test_a_box_of_an_unknown_class_names_the_file_and_leaves_no_store(
+    imagenet: tuple[dict, list[str]],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    spec, _ = imagenet
+    stage_data.stage_images(spec={**spec, "n_images": 2}, split="eval", seed=0, out=tmp_path / "eval.zarr")
+    trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "masks.zarr")
+    assert open_store(tmp_path / "masks.zarr")["masks"][...].any(axis=(1, 2)).all()
+    write_box_file(Path(spec["boxes"]) / "ILSVRC2012_val_00000002.xml", (160, 240), [("n99999999", 1, 1, 5, 5)])
+    with pytest.raises(DatasetError, match=r"ILSVRC2012_val_00000002.xml: class n99999999 is not a class"):
+        trust_stages.stage_masks(spec=spec, images_store=tmp_path / "eval.zarr", out=tmp_path / "bad.zarr")
+    assert not (tmp_path / "bad.zarr").exists()
 
 
 def _cam_store(path: Path, maps: np.ndarray, severities: list[int]) -> None:

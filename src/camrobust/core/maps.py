@@ -83,6 +83,18 @@ def baseline_feature_maps(
     return per_image(raw.clamp_min(0).float().numpy(), images.shape[1])
 
 
+def edge_maps(images: np.ndarray) -> np.ndarray:
+    """Raw edge maps (n, S, H, W) float32 of uint8 images (n, S, H, W, 3): the Sobel magnitude of
+    their luma (:func:`camrobust.cams.edge_map`), a function of the image alone, at its resolution."""
+    import torch
+
+    from camrobust import cams
+
+    images01 = torch.from_numpy(flat(images)).permute(0, 3, 1, 2).float() / 255
+    raw = cams.edge_map(images01, torch.zeros(len(images01), dtype=torch.long), ids=[], grid=(1, 1), seed=0)
+    return per_image(raw.clamp_min(0).float().numpy(), images.shape[1])
+
+
 def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
     """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32, through
     :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""

@@ -58,7 +58,7 @@ def estimate_sentence(rows: pd.DataFrame, score: vocabulary.Score, context: str)
     if ranked.empty:
         return f"<b>{escape(score.label)}</b>: no estimate."
     best = ranked.iloc[0]
-    warn = " — a baseline that explains nothing" if best["cam"] in registry.BASELINE_CAMS else ""
+    warn = " — a baseline that explains nothing, so this score alone earns no trust" if best["baseline"] else ""
     return (
         f"<b>{escape(score.label)}</b> ({context}{score.direction}): best "
         f"{escape(registry.cam_label(best['cam']))} at {estimate(best[name], best[f'{name}_lo'], best[f'{name}_hi'])}"
@@ -98,8 +98,9 @@ def trust_page(summary: pd.DataFrame, tests: pd.DataFrame, figure: Path, *, alph
                     for score in axis.scores[:1]
                     if score.name in rows.columns and rows[score.name].notna().any()
                 ]
-            for _, test in chosen[chosen["axis"] == axis.name].iterrows():
-                sentences.append(score_sentence(test, alpha))
+            for score in axis.scores:  # in the vocabulary's order
+                for _, test in chosen[chosen["score"] == score.name].iterrows():
+                    sentences.append(score_sentence(test, alpha))
             if sentences:
                 items = "".join(f"<li>{sentence}</li>" for sentence in sentences)
                 parts.append(f"<h3>{escape(axis.label)}: {escape(axis.description)}?</h3><ul>{items}</ul>")

@@ -82,7 +82,8 @@ def _draw(ax: Axes, cells: pd.DataFrame, figure: Figure) -> None:
             nan_cell(ax, j, i, "n/a")
             continue
         color = text_color(cmap(norm(rank)))
-        ax.text(j, i, f"{values[i, j]:.2f}\n#{rank:.0f}", ha="center", va="center", fontsize=6.5, color=color)
+        value = round(float(values[i, j]), 2) + 0.0  # no "-0.00" for a value a rounding error below 0
+        ax.text(j, i, f"{value:.2f}\n#{rank:.0f}", ha="center", va="center", fontsize=6.5, color=color)
     baseline = cells.drop_duplicates("cam").set_index("cam")["baseline"]
     labels = [cam_label(cam) + (BASELINE_MARK if baseline[cam] else "") for cam in cams]
     ax.set_yticks(range(len(cams)), labels, fontsize=8)

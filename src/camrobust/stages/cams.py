@@ -4,7 +4,9 @@ The built-in gradient-family methods come with the features job
 (:func:`camrobust.stages.features.extract_features`); :func:`gradient_cam_maps` runs a
 ``uses: features`` plugin (or a built-in method) on a features store without a model pass, and
 :func:`model_cam_maps` the methods that need the model (ScoreCAM, AblationCAM, ``uses: model``
-plugins). The CAM store layout is in :mod:`camrobust.io.maps`.
+plugins). The CAM store layout is in :mod:`camrobust.io.maps`. The baseline maps on the layer
+grid come with the features job too; :func:`edge_map_maps` writes the edge map, a function of the
+image alone at its own resolution, where the config names it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from camrobust.core.maps import cam_plugin, feature_maps
-from camrobust.io.chunks import image_chunks
+from camrobust.core.maps import cam_plugin, edge_maps, feature_maps
+from camrobust.io.chunks import CHUNK_SIZE, image_chunks
+from camrobust.io.images import open_condition
 from camrobust.io.maps import CAM_DIMS, cam_attrs
 from camrobust.io.store import ShardStream, open_store, store_writer
 from camrobust.stages.features import model_on_images
@@ -90,3 +93,14 @@ def model_cam_maps(
                 maps = writer.stream("maps", (n, *data.shape[1:]), "float32", CAM_DIMS)
             maps.append(data)
         writer.add("severity", np.asarray(job.images.severities, dtype=np.int64), ("severity",))
+
+
+def edge_map_maps(*, images_store: PathLike, out: PathLike, chunk_size: int = CHUNK_SIZE) -> None:
+    """The edge map's store of one condition's images (:func:`camrobust.core.maps.edge_maps`), no
+    model involved: ``chunk_size`` images at a time."""
+    images = open_condition(images_store)
+    with store_writer(out, cam_attrs("edge_map", images.image_size)) as writer:
+        maps = writer.stream("maps", (images.n, len(images.severities), *images.image_size), "float32", CAM_DIMS)
+        for rows in image_chunks(images.n, chunk_size):
+            maps.append(edge_maps(images.read(rows)))
+        writer.add("severity", np.asarray(images.severities, dtype=np.int64), ("severity",))
