@@ -406,7 +406,7 @@ def measure_cpu(images: np.ndarray, noises: list[str], segmentation_method: str,
 
     scores = synthetic_scores(500, severities, 4)
     summary_row_s = best_time(
-        lambda: robustness_summary(scores, attacks=["noise1"], n_boot=1000, ci=0.95, seed=0), repeats=1
+        lambda: robustness_summary(scores, attacks=["noise1"], n_boot=1000, ci=0.95, seed=0, min_n=10), repeats=1
     ) / len(scores)
     return CpuCost(noise_s, segment_s() / n, score_row_s, summary_row_s, startup_seconds())
 
