@@ -170,6 +170,45 @@ def test_the_cam_is_differentiable_in_the_input_through_the_relus_after_the_targ
     assert not torch.equal(gradient(5.0), gradient(None))
 
 
+class _AttentionAfterTarget(nn.Module):
+    """A conv target layer, then self-attention over its 4 x 4 cells (as a ViT's blocks) and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 4, stride=4)
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tokens = self.conv(x).flatten(2).transpose(1, 2)
+        mixed, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        return self.head(mixed.mean(1))
+
+
+def test_the_search_differentiates_through_attention_after_the_target_layer() -> None:
+    """The CAM's input gradient runs through attention's backward, which the fused CPU kernel
+    cannot differentiate again: the surrogate runs attention by the math kernel."""
+    torch.manual_seed(0)
+    model = _AttentionAfterTarget().eval()
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    segments = np.repeat((np.arange(16)[:, None] // 4 * 4 + np.arange(16)[None, :] // 4)[None], 2, 0)
+    result = explanation_attack_images(
+        model,
+        images,
+        segments,
+        ["a", "b"],
+        method="gradcam",
+        target_layer="conv",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+        seed=0,
+        severities=(5,),
+        settings=ExplanationAttackSettings(steps=2),
+    )
+    assert (result.pred == result.clean_pred[:, None]).all()
+    assert np.isfinite(result.rbo).all() and (result.rbo <= 1).all()
+
+
 def test_eigencam_gets_a_finite_gradient_where_the_svd_backward_is_nan() -> None:
     """Dead channels repeat the singular value 0: torch's SVD backward is NaN. The surrogate's
     top singular vector has the SVD's value and, with a clear gap s1 > s2, nearly its gradient."""

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from camrobust.cams.capture import Reshape, capture
 from camrobust.cams.catalogue import GRADIENT_METHODS
@@ -123,8 +124,9 @@ class AttackedCam:
         return cap.logits.argmax(1), raw, postprocess(raw, x.shape[-2:])
 
     def surrogate(self, x: Tensor, targets: Tensor, beta: float) -> Tensor:
-        """Post-processed maps (N,H,W) of ``targets`` in the graph of x, ReLU derivatives smoothed."""
-        with SurrogateGradients(beta):
+        """Post-processed maps (N,H,W) of ``targets`` in the graph of x, ReLU derivatives smoothed;
+        attention by the math kernel, the one whose backward has a derivative (double backprop)."""
+        with SurrogateGradients(beta), sdpa_kernel(SDPBackend.MATH):
             _, raw = differentiable_raw_maps(
                 self.model, self.target, self.normalise(x), targets, self.method, self.reshape
             )
