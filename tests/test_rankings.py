@@ -145,6 +145,7 @@ def test_tables_for_papers_hold_every_estimate_with_its_interval() -> None:
     assert tables.estimate(0.4, 0.3, 0.5) == "0.40 [0.30, 0.50]"
     assert tables.estimate(0.4, np.nan, np.nan) == "0.40 (no CI)"
     assert tables.estimate(np.nan, np.nan, np.nan) == "n/a"
+    assert tables.estimate(-6e-17, -2e-17, 1e-3) == "0.00 [0.00, 0.00]"  # no "-0.00"
     headline = tables.headline(summary_rows())
     assert headline["cam"].tolist() == ["gradcam", "eigencam"]  # pooled rows only, by RM
     assert headline.iloc[0][["C", "R", "RM", "images"]].tolist() == [

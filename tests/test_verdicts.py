@@ -103,3 +103,17 @@ def test_too_few_images_name_no_best() -> None:
     none_changed = table({"gradcam": 0.2, "layercam": 0.0}, changing=0)
     row = verdicts(none_changed, practical_difference=0.05, n_boot=200, ci=0.95, seed=0, min_n=10).iloc[0]
     assert row["verdict"] == "RM is undefined for every CAM method: no class-changing pairs." and row["best"] == ""
+
+
+def test_a_leading_baseline_map_comes_with_a_warning() -> None:
+    scores = table({"class_blob_map": 0.1, "gradcam": 0.0})
+    row = verdicts(scores, practical_difference=0.05, n_boot=200, ci=0.95, seed=0, min_n=10).iloc[0]
+    assert row["best"] == "class_blob_map" and row["decided"]
+    assert row["verdict"].endswith(
+        "Warning: class blob map is a baseline map that explains nothing; RM alone does not earn a CAM trust here "
+        "(see Which CAM to trust)."
+    )
+    plain = verdicts(
+        table({"gradcam": 0.1, "class_blob_map": 0.0}), practical_difference=0.05, n_boot=200, ci=0.95, seed=0, min_n=10
+    )
+    assert "Warning" not in plain.iloc[0]["verdict"]

@@ -28,12 +28,18 @@ LATEX_SPECIALS = {
 
 
 def estimate(value: float, low: float, high: float, digits: int = 2) -> str:
-    """'0.42 [0.38, 0.46]', '0.42 (no CI)' where the interval is NaN, 'n/a' where the value is."""
+    """'0.42 [0.38, 0.46]', '0.42 (no CI)' where the interval is NaN, 'n/a' where the value is; a
+    number that rounds to zero is written without a sign (a product of a rounding error, -6e-17,
+    reads 0.00)."""
     if not math.isfinite(value):
         return "n/a"
+
+    def shown(number: float) -> str:
+        return f"{round(number, digits) + 0.0:.{digits}f}"
+
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{value:.{digits}f} (no CI)"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        return f"{shown(value)} (no CI)"
+    return f"{shown(value)} [{shown(low)}, {shown(high)}]"
 
 
 def headline(summary: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,8 @@ with the highest RM is named the best only where, against every other CAM method
 
 Otherwise the verdict says "no meaningful difference between A, B, C", listing the best and
 every method within the threshold of it or with a CI that includes 0. Where a set has fewer than
-``min_n`` images no interval is drawn and no method is named.
+``min_n`` images no interval is drawn and no method is named. Where a baseline map (which explains
+nothing) is named or tied with the best, the verdict says so: RM alone was gamed.
 """
 
 from __future__ import annotations
@@ -135,7 +136,19 @@ def noise_verdict(
             verdict += (
                 f" {_names([_label(cams[index]) for index in behind])} {'is' if len(behind) == 1 else 'are'} lower."
             )
-    return _row(row, verdict=verdict)
+    return _row(row, verdict=verdict + _baseline_warning([cams[index] for index in tied]))
+
+
+def _baseline_warning(leaders: Sequence[str]) -> str:
+    """A sentence where a baseline map (which explains nothing) leads: RM alone was gamed."""
+    baselines = [cam for cam in leaders if cam in registry.BASELINE_CAMS]
+    if not baselines:
+        return ""
+    kind = "is a baseline map that explains" if len(baselines) == 1 else "are baseline maps that explain"
+    return (
+        f" Warning: {_names([_label(cam) for cam in baselines])} {kind} nothing; RM alone does not earn a CAM "
+        "trust here (see Which CAM to trust)."
+    )
 
 
 def _row(row: dict, **values: object) -> dict:
