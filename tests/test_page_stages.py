@@ -11,8 +11,8 @@ import pytest
 import torch
 import zarr
 
-from camrobust import models
 from camrobust.stages import features, noisy_images, pages, report, score, segment, sensitivity, stage_data, summarise
+from tests.untrained import save_untrained_small_vgg
 
 N_IMAGES, SIZE, CAMS = 10, 32, ("gradcam", "eigencam")
 KEYS = {"dataset": "tiny", "model": "vgg", "noise": "gaussian_noise"}
@@ -28,17 +28,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
     spec = {"kind": "shapes", "variant": "cluttered", "n_images": N_IMAGES, "image_size": SIZE}
     stage_data.stage_images(spec=spec, split="eval", seed=0, out=paths["eval"])
-    torch.save(models.build_model("small_vgg", 6, seed=0).eval().state_dict(), paths["weights"])
-    models.ModelCard(
-        arch="small_vgg",
-        source="trained",
-        num_classes=6,
-        target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=SIZE,
-        mean=models.SMALL_CNN_MEAN,
-        std=models.SMALL_CNN_STD,
-        class_names=[f"class {i}" for i in range(6)],
-    ).to_json(paths["card"])
+    save_untrained_small_vgg(paths["weights"], paths["card"], size=SIZE, class_names=[f"class {i}" for i in range(6)])
     noise = {"noise_name": "gaussian_noise", "severities": [2, 5], "params": None, "seed": 0, "namespace": "tiny"}
     noisy_images.perturb_images(**noise, clean_store=paths["eval"], out=paths["noisy"])
     segment.segment_images(clean_store=paths["eval"], method="slic", params=None, out=paths["segments"])

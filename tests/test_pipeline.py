@@ -20,6 +20,7 @@ from camrobust.io.tables import read_score_groups
 from camrobust.stages import cams as cam_stages
 from camrobust.stages import features, get_model, noisy_images, score, segment, stage_data, summarise
 from tests.test_datasets import _write_mixed_folder
+from tests.untrained import save_untrained_small_vgg
 
 N_IMAGES, SIZE = 10, 32
 NOISE = {"noise_name": "gaussian_noise", "severities": [2, 5], "params": None, "seed": 0, "namespace": "tiny"}
@@ -36,18 +37,7 @@ def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
     spec = {"kind": "shapes", "variant": "cluttered", "n_images": N_IMAGES, "image_size": SIZE}
     stage_data.stage_images(spec=spec, split="eval", seed=0, out=paths["eval"])
-    model = models.build_model("small_vgg", 6, seed=0).eval()
-    torch.save(model.state_dict(), paths["weights"])
-    models.ModelCard(
-        arch="small_vgg",
-        source="trained",
-        num_classes=6,
-        target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=SIZE,
-        mean=models.SMALL_CNN_MEAN,
-        std=models.SMALL_CNN_STD,
-        class_names=[str(i) for i in range(6)],
-    ).to_json(paths["card"])
+    save_untrained_small_vgg(paths["weights"], paths["card"], size=SIZE)
     noisy_images.perturb_images(**NOISE, clean_store=paths["eval"], out=paths["noisy"])
     segment.segment_images(clean_store=paths["eval"], method="slic", params=None, out=paths["segments"])
     model_files = {"card_path": paths["card"], "weights_path": paths["weights"], "device": "cpu"}

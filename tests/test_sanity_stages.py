@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from camrobust import models, vocabulary
+from camrobust import vocabulary
 from camrobust.analysis.summary import KEEPS_PREDICTION, score_table_summary
 from camrobust.io.store import open_store, store_writer
 from camrobust.stages import features, sanity, segment, stage_data, worst_case
+from tests.untrained import save_untrained_small_vgg
 
 N_IMAGES, SIZE = 8, 32
 SETTINGS = {"steps": 2, "step_size": 0.25, "restarts": 1, "beta": 10.0, "top_fraction": 0.2}
@@ -29,18 +30,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
     spec = {"kind": "shapes", "variant": "cluttered", "n_images": N_IMAGES, "image_size": SIZE}
     stage_data.stage_images(spec=spec, split="eval", seed=0, out=paths["eval"])
-    model = models.build_model("small_vgg", 6, seed=0).eval()
-    torch.save(model.state_dict(), paths["weights"])
-    models.ModelCard(
-        arch="small_vgg",
-        source="trained",
-        num_classes=6,
-        target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=SIZE,
-        mean=models.SMALL_CNN_MEAN,
-        std=models.SMALL_CNN_STD,
-        class_names=[str(i) for i in range(6)],
-    ).to_json(paths["card"])
+    save_untrained_small_vgg(paths["weights"], paths["card"], size=SIZE)
     segment.segment_images(clean_store=paths["eval"], method="slic", params=None, out=paths["segments"])
     features.predict_images(
         images_store=paths["eval"],

@@ -23,6 +23,7 @@ from camrobust.stages import cams as cam_stages
 from camrobust.stages import features, noisy_images, segment, stage_data
 from camrobust.stages import trust as trust_stages
 from tests.test_masks import folder, imagenet, rectangle_mask, write_box_file  # noqa: F401  (fixtures)
+from tests.untrained import save_untrained_small_vgg
 
 N_IMAGES, SIZE = 6, 32
 
@@ -37,18 +38,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths |= {"card": root / "card.json", "weights": root / "weights.pt"}
     spec = {"kind": "shapes", "variant": "plain", "n_images": N_IMAGES, "image_size": SIZE}
     stage_data.stage_images(spec=spec, split="eval", seed=0, out=paths["eval"])
-    model = models.build_model("small_vgg", 6, seed=0).eval()
-    torch.save(model.state_dict(), paths["weights"])
-    models.ModelCard(
-        arch="small_vgg",
-        source="trained",
-        num_classes=6,
-        target_layer=models.DEFAULT_TARGET_LAYERS["small_vgg"],
-        input_size=SIZE,
-        mean=models.SMALL_CNN_MEAN,
-        std=models.SMALL_CNN_STD,
-        class_names=[str(i) for i in range(6)],
-    ).to_json(paths["card"])
+    save_untrained_small_vgg(paths["weights"], paths["card"], size=SIZE)
     noisy_images.perturb_images(
         noise_name="gaussian_noise",
         severities=[2, 5],
