@@ -168,3 +168,10 @@ def test_tables_for_papers_hold_every_estimate_with_its_interval() -> None:
     )
     assert "\\begin{tabular}{llllll}" in latex and "95\\% CI" in latex and "min\\_n" in latex
     assert tables.latex("a_b & 50%") == "a\\_b \\& 50\\%"
+
+
+def test_ranking_text_orders_by_score_and_writes_no_negative_zero() -> None:
+    from camrobust.analysis.rankings import ranking_text
+
+    scores = pd.Series({"a": 0.41, "b": -6e-17, "c": np.nan, "d": 0.456})
+    assert ranking_text(scores, str.upper) == "D 0.46 > A 0.41 > B 0.00 > C n/a"

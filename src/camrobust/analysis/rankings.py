@@ -114,9 +114,9 @@ def _scores(summed: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def ranking_text(scores: pd.Series, label: Callable[[str], str]) -> str:
-    """'A 0.49 > B 0.46 > C 0.45': the CAMs by descending score (NaN last, as 'n/a')."""
+    """'A 0.49 > B 0.46 > C 0.45': the CAMs by descending score (NaN last, as 'n/a'; no '-0.00')."""
     ordered = scores.sort_values(ascending=False, na_position="last")
     return " > ".join(
-        f"{label(str(cam))} {value:.2f}" if np.isfinite(value) else f"{label(str(cam))} n/a"
+        f"{label(str(cam))} {round(value, 2) + 0.0:.2f}" if np.isfinite(value) else f"{label(str(cam))} n/a"
         for cam, value in ordered.items()
     )
