@@ -162,9 +162,7 @@ def condition_images(wildcards):
 def scored_cams(noise):
     """The CAMs scored under ``noise``: all, but no baseline map under an explanation attack (the
     attack searches through a CAM of the model, and a baseline map reads none)."""
-    if noise in EXPLANATION_ATTACKS:
-        return [c for c in config["cams"] if c not in BASELINE_CAMS]
-    return config["cams"]
+    return MODEL_CAMS_IN_CONFIG if noise in EXPLANATION_ATTACKS else config["cams"]
 
 
 def score_tables():

@@ -167,9 +167,12 @@ def full_randomisation(table: pd.DataFrame, cams: Iterable[str]) -> pd.DataFrame
     model, cam) of the randomisation summary ``table``, as the :data:`camrobust.vocabulary.RANDOMISATION`
     columns with their CIs; each baseline map among ``cams`` gets similarity 1 (its map does not
     read the model's weights), without an interval."""
-    pairs = [("rbo", vocabulary.RANDOMISATION_RBO), ("pixel_spearman", vocabulary.RANDOMISATION_SPEARMAN)]
-    pairs.append(("ssim", vocabulary.RANDOMISATION_SSIM))
-    renamed = {f"{old}{end}": f"{score.name}{end}" for old, score in pairs for end in ("", "_lo", "_hi")}
+    per_stage = ("rbo", "pixel_spearman", "ssim")  # the randomisation table's columns, in RANDOMISATION's order
+    renamed = {
+        f"{old}{end}": f"{score.name}{end}"
+        for old, score in zip(per_stage, vocabulary.RANDOMISATION, strict=True)
+        for end in ("", "_lo", "_hi")
+    }
     last = table[table["full_randomisation"].astype(bool)].rename(columns=renamed)[[*TRUST_KEYS, *renamed.values()]]
     experiments = table[["dataset", "model"]].drop_duplicates()
     baselines = [cam for cam in dict.fromkeys(cams) if cam in BASELINE_CAMS]

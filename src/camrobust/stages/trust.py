@@ -182,10 +182,7 @@ def summarise_trust(
     from camrobust.analysis import trust
 
     settings: dict[str, Any] = {"n_boot": n_boot, "ci": ci, "min_n": min_n, "seed": seed}
-    parts = [trust.pooled_robustness(_score_groups(scores, attack=False), **settings)]
-    worst_case = trust.worst_case_consistency(_score_groups(scores, attack=True), **settings)
-    if not worst_case.empty:
-        parts.append(worst_case)
+    parts = list(_robustness_parts(scores, settings))
     if faithfulness:
         parts.append(trust.score_estimates(_tables(faithfulness), vocabulary.FAITHFULNESS, **settings))
     if localisation:
@@ -202,17 +199,23 @@ def summarise_trust(
     noise.to_csv(noise_out, index=False)
 
 
-def _score_groups(scores: PathLike, *, attack: bool) -> Iterator[tuple[tuple, pd.DataFrame]]:
-    """Per (dataset, model, cam) of the collected score file, one at a time: the rows of the
-    explanation attacks (``attack``) or of every other noise; keys without such rows are skipped."""
-    from camrobust.analysis.trust import TRUST_KEYS
+def _robustness_parts(scores: PathLike, settings: Mapping[str, Any]) -> Iterator[pd.DataFrame]:
+    """Pooled RM over every noise but the explanation attacks and, where the attack ran, worst-case
+    C, per (dataset, model, cam) of the collected score file: one pass, one key in memory at a time."""
+    from camrobust.analysis import trust
     from camrobust.io.tables import read_score_groups
 
     columns = ["noise", "image_id", "changed", vocabulary.RBO.name]
-    for key, rows in read_score_groups(scores, TRUST_KEYS, columns):
-        chosen = rows[rows["noise"].isin(registry.EXPLANATION_ATTACKS) == attack].reset_index(drop=True)
-        if not chosen.empty:
-            yield key, chosen
+    pooled, worst_case = [], []
+    for key, rows in read_score_groups(scores, trust.TRUST_KEYS, columns):
+        attack = rows["noise"].isin(registry.EXPLANATION_ATTACKS).to_numpy()
+        if not attack.all():
+            pooled.append(trust.pooled_robustness([(key, rows[~attack].reset_index(drop=True))], **settings))
+        if attack.any():
+            worst_case.append(trust.worst_case_consistency([(key, rows[attack].reset_index(drop=True))], **settings))
+    yield pd.concat(pooled, ignore_index=True) if pooled else trust.pooled_robustness([], **settings)
+    if worst_case:
+        yield pd.concat(worst_case, ignore_index=True)
 
 
 def _experiment_tables(paths: Sequence[PathLike], clean: bool) -> Iterator[pd.DataFrame]:
