@@ -114,3 +114,12 @@ def test_register_cam_from_the_package() -> None:
     camrobust.register_cam("poscam_registered", byo_plugins.positive_gradient_cam)
     plugin = plugins.registered_cam("poscam_registered")
     assert plugin == plugins.CamPlugin("poscam_registered", byo_plugins.positive_gradient_cam, "features")
+
+
+def test_a_config_entry_registers_its_plugin_for_the_sanity_stages() -> None:
+    from camrobust.core.maps import register_cam_plugin
+
+    entry = {"function": "tests.byo_plugins:activation_norm_cam", "uses": "model"}
+    register_cam_plugin("normcam_entry", entry)
+    plugin = plugins.registered_cam("normcam_entry")
+    assert plugin == plugins.CamPlugin("normcam_entry", byo_plugins.activation_norm_cam, "model")

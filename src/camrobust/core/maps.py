@@ -24,6 +24,12 @@ def cam_plugin(method: str, plugin: Mapping[str, Any], uses: str) -> plugins.Cam
     return plugins.CamPlugin(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), uses)
 
 
+def register_cam_plugin(method: str, plugin: Mapping[str, Any]) -> None:
+    """Register the ``cam_plugins`` entry of ``method`` (either ``uses``), for the stages that look
+    a method up by name (:func:`camrobust.cams.cam_map_function`)."""
+    plugins.register_cam(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), plugin["uses"])
+
+
 def feature_maps(
     method: str, activations: np.ndarray, gradients: np.ndarray, plugin: plugins.CamPlugin | None = None
 ) -> np.ndarray:

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from camrobust import plugins, vocabulary
+from camrobust import vocabulary
 from camrobust.analysis.bootstrap import check_settings, image_draws, percentile_interval, support_reason
+from camrobust.core.maps import register_cam_plugin
 from camrobust.core.model import ModelInput
 from camrobust.io.chunks import image_chunks
 from camrobust.io.store import open_store
@@ -82,7 +83,7 @@ def randomise_model(
     from camrobust.sanity import cascading_randomisation, randomisation_stages
 
     if plugin is not None:
-        plugins.register_cam(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), plugin["uses"])
+        register_cam_plugin(method, plugin)
     clean = open_store(clean_store)
     segments = open_store(segments_store)["segments"]
     targets = open_store(predictions_store)["target"]

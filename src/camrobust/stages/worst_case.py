@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from camrobust import plugins, vocabulary
+from camrobust import vocabulary
+from camrobust.core.maps import register_cam_plugin
 from camrobust.core.model import ModelInput
 from camrobust.io.chunks import image_chunks
 from camrobust.io.images import NOISY_DIMS, image_ids
@@ -143,7 +144,7 @@ def transfer_attack(
     from camrobust.noise.worst_case import ExplanationAttackResult, transfer_explanation_attack
 
     if plugin is not None:
-        plugins.register_cam(method, plugins.load(plugin["function"], f"cam_plugins.{method}.function"), plugin["uses"])
+        register_cam_plugin(method, plugin)
     source = open_store(source_store)
     clean = open_store(clean_store)
     segments = open_store(segments_store)["segments"]
