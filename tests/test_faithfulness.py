@@ -34,6 +34,7 @@ from camrobust.faithfulness import (
     removed_count,
     road,
 )
+from camrobust.faithfulness.road import NEIGHBOUR_WEIGHTS
 from camrobust.scoring import region_importance
 from tests.trust_bounds import U32, probability_tolerance
 
@@ -280,6 +281,35 @@ def test_road_equals_pytorch_grad_cam_without_noise() -> None:
     clean = torch.softmax(model(x), 1).gather(1, targets[:, None])[:, 0]
     assert (ours.clean - clean).abs().max() <= tolerance
     assert torch.allclose(ours.morf_score, ours.morf.mean(1)) and ours.lerf_score.shape == (3,)
+
+
+def test_imputation_solves_the_system_a_general_lu_solves() -> None:
+    """The symmetric factorisation (no pivoting) gives the general pivoting LU's solution on an
+    irregular removed set: two exact solves of one well-conditioned system agree to float64 rounding."""
+    from scipy.sparse import csc_matrix
+    from scipy.sparse.linalg import spsolve
+
+    generator = torch.Generator().manual_seed(3)
+    image = torch.rand(3, 24, 20, generator=generator, dtype=torch.float64)
+    keep = torch.rand(24, 20, generator=generator) > 0.7
+    imputed = noisy_linear_imputation(image, keep)
+    unknown = np.flatnonzero(~keep.numpy().ravel())
+    index = {int(p): k for k, p in enumerate(unknown)}
+    dense = np.zeros((len(unknown), len(unknown)))
+    rhs = np.zeros((len(unknown), 3))
+    values = image.numpy().reshape(3, -1)
+    for k, p in enumerate(unknown):
+        y, x = divmod(int(p), 20)
+        for dy, dx, weight in NEIGHBOUR_WEIGHTS:
+            if 0 <= y + dy < 24 and 0 <= x + dx < 20:
+                q = (y + dy) * 20 + x + dx
+                dense[k, k] += weight
+                if q in index:
+                    dense[k, index[q]] -= weight
+                else:
+                    rhs[k] += weight * values[:, q]
+    general = spsolve(csc_matrix(dense), rhs)
+    assert np.abs(imputed.numpy().reshape(3, -1)[:, unknown].T - general).max() <= 1e-12
 
 
 def test_imputation_reproduces_a_plane_and_keeps_known_pixels() -> None:

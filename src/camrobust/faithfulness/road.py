@@ -14,7 +14,8 @@ neighbours fixed::
     sum_{j in N(i)} w_ij (v_j - v_i) = 0   for every removed pixel i,
 
 a sparse linear system (the graph Laplacian of the removed pixels, one right-hand side per
-channel), solved exactly; then N(0, noise^2) is added to the imputed values, in the units of the
+channel; symmetric and, as every removed region touches a known pixel, positive definite),
+solved exactly; then N(0, noise^2) is added to the imputed values, in the units of the
 model input (noise 0.01 as the reference). The noise of an image is drawn from the generator of
 ("road", image id, "morf"/"lerf", q, seed) on the CPU: the same on every device and in any batch.
 
@@ -23,8 +24,10 @@ map has a low MoRF (removing its top pixels destroys the evidence) and a high Le
 
 Speed: one sparse LU factorisation (SciPy's SuperLU, single-threaded) per (image, mode,
 percentage) on the CPU bounds the run time: 2 x 9 systems of up to 0.9 P unknowns per image with
-the default percentages, 0.01-0.3 s each at 224 px (the larger the removed share and the more
-compact the removed region, the more fill-in). The systems are built vectorised (the reference
+the default percentages, 0.04-0.2 s each at 224 px (the larger the removed share and the more
+compact the removed region, the more fill-in). The factorisation uses the matrix's symmetry
+(minimum-degree ordering of A + A^T, no pivoting, which a positive definite matrix does not
+need): 1.5-1.9x faster than SuperLU's general default, the same solution up to float64 rounding. The systems are built vectorised (the reference
 fills a LIL matrix, about as slow as its solve) and the model forwards are batched over (image,
 mode, percentage) on the inputs' device, ``batch_size`` per forward; so ROAD runs level with the
 reference to about twice its speed on the CPU (0.9-2.7x measured at 224 px on ResNet-18/50,
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.sparse import csc_matrix
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 from torch import Tensor, nn
 
 from camrobust.faithfulness.perturbation import (
@@ -142,19 +145,20 @@ def noisy_linear_imputation(image: Tensor, keep: Tensor, noise: Tensor | None = 
         neighbour = ny[inside] * width + nx[inside]
         diagonal[equation] += weight
         fixed = known[neighbour]
-        rhs[equation[fixed]] -= weight * values[:, neighbour[fixed]].T
+        rhs[equation[fixed]] += weight * values[:, neighbour[fixed]].T
         rows.append(equation[~fixed])
         cols.append(variable[neighbour[~fixed]])
-        weights.append(np.full(int((~fixed).sum()), weight))
+        weights.append(np.full(int((~fixed).sum()), -weight))
     n = len(unknown)
     matrix = csc_matrix(
         (
-            np.concatenate([*weights, -diagonal]),
+            np.concatenate([*weights, diagonal]),
             (np.concatenate([*rows, np.arange(n)]), np.concatenate([*cols, np.arange(n)])),
         ),
         shape=(n, n),
     )
-    solution = np.asarray(spsolve(matrix, rhs)).reshape(n, channels)
+    factors = splu(matrix, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    solution = factors.solve(rhs).reshape(n, channels)
     filled = image.detach().cpu().clone().reshape(channels, -1)
     imputed = torch.from_numpy(solution.T).to(filled.dtype)
     if noise is not None:
