@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from camrobust.cams import cam_map_function, postprocess
 from camrobust.models import SmallResNet, SmallVGG
 from camrobust.sanity import cascading_randomisation, pixel_spearman, randomisation_stages, reset_stage
+from camrobust.sanity.randomisation import average_ranks
 
 SIZE = 16
 RBO_ROUNDING = 1e-12
@@ -148,6 +149,15 @@ def test_pixel_spearman_matches_scipy() -> None:
     rho = pixel_spearman(a, b)
     np.testing.assert_allclose(rho[:2], expected, rtol=0, atol=1e-12)
     assert np.isnan(rho[2])
+
+
+def test_average_ranks_are_scipys_with_ties() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 5, size=(4, 50)).astype(np.float64)  # many ties per row
+    values[3] = 2.0  # one tie across the whole row
+    np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=1))
 
 
 def test_matches_quantus_mprt_top_down_spearman() -> None:

@@ -117,7 +117,9 @@ def token_reshape(model: nn.Module, input_size: int | Sequence[int]) -> Reshape 
     """Reshape for token-shaped target layers, read from the model: torchvision VisionTransformer
     (N, 1 + gh*gw, C) -> drop the class token -> (N, C, gh, gw), (gh, gw) = input size // the
     model's patch_size; torchvision SwinTransformer (N, h, w, C) -> (N, C, h, w); None otherwise."""
-    from torchvision.models import SwinTransformer, VisionTransformer  # only here: a slow import
+    if not any(cls.__module__.startswith("torchvision.") for cls in type(model).__mro__):
+        return None  # not one of torchvision's models: spare its import (seconds per job)
+    from torchvision.models import SwinTransformer, VisionTransformer
 
     if isinstance(model, VisionTransformer):
         h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)

@@ -1,20 +1,25 @@
 """The architectures camrobust builds by name (:data:`camrobust.registry.ARCHS`): the small CNNs
-and torchvision's models, with torchvision's pretrained weights, and each one's CAM target layer."""
+and torchvision's models, with torchvision's pretrained weights, and each one's CAM target layer.
+
+torchvision is imported only to build or resolve one of its models: its import (which loads
+torch's compiler stack) costs every job that loads a small CNN seconds otherwise."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import nn
 
 from camrobust.downloads import DownloadError, fetch_or_explain
 from camrobust.models.small import SmallResNet, SmallVGG
 from camrobust.registry import ARCHS, SMALL_ARCHS
+
+if TYPE_CHECKING:
+    import torchvision
 
 # Default CAM target layer per architecture (a target-layer string, camrobust.cams.split_target):
 # the last convolutional stage / block, where pytorch-grad-cam's docs point (model.layer4[-1],
@@ -53,6 +58,8 @@ def resolve_weights(arch: str, weights: str) -> torchvision.models.WeightsEnum:
     check_arch(arch)
     if arch in SMALL_ARCHS:
         raise ValueError(f"weights: {arch!r} has no pretrained weights; allowed: None")
+    import torchvision
+
     enum = torchvision.models.get_model_weights(arch)
     names = ["DEFAULT", *enum.__members__]
     if weights not in names:
@@ -122,6 +129,8 @@ def build_model(
             return SmallVGG(num_classes)
         if arch == "small_resnet":
             return SmallResNet(num_classes)
+        import torchvision
+
         extra: dict[str, Any] = {} if image_size is None else {"image_size": image_size}
         if weights is None:
             return torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **extra)
