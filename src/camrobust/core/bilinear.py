@@ -22,7 +22,12 @@ import numpy as np
 
 #: Largest H + W that torch upsamples with its channels-last kernel (a single-channel map).
 CHANNELS_LAST_MAX_SIZE = 128
+#: Output pixels :func:`postprocess` computes at a time.
+BLOCK_PIXELS = 1 << 16
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's split of a float64 into two 26-bit halves
+_BELOW_FLOAT32 = (1 << 29) - 1  # the float64 significand bits below float32's
+_FLOAT32_HALF_ULP = 1 << 28
+_FLOAT32_TINY = 2.0**-125
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,12 +55,25 @@ def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
+def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * b + c`` of float32 operands rounded once to float32: the float64 product is exact
+    (48 bits); the float64 sum rounded again to float32 rounds the exact sum once unless it lands
+    on a float32 midpoint (or in float32's subnormal range), where the sum is rounded to odd."""
+    total = np.multiply(a, b, dtype=np.float64)
+    total += c
+    tie = (total.view(np.int64) & _BELOW_FLOAT32) == _FLOAT32_HALF_ULP
+    tie |= np.abs(total) < _FLOAT32_TINY
+    if tie.any():
+        a, b, c = np.broadcast_arrays(a, b, c)
+        total[tie] = _odd_sum(np.multiply(a[tie], b[tie], dtype=np.float64), c[tie].astype(np.float64))
+    return total.astype(np.float32)
+
+
 def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``a * b + c`` rounded once to the dtype of float32 or float64 operands of one dtype
     (float64: when the product and ``c`` do not cancel beyond an exact difference, as here)."""
     if a.dtype == np.float32:
-        product = a.astype(np.float64) * b.astype(np.float64)  # exact: 48 bits
-        return _odd_sum(product, c.astype(np.float64)).astype(np.float32)
+        return _fma32(a, b, c)
     high, low = _two_product(a, b)
     total, error = _two_sum(high, c)
     return total + _odd_sum(low, error)
@@ -74,9 +92,12 @@ def axis_weights(size_in: int, size_out: int, dtype: type[np.floating]) -> tuple
 
 def bilinear(maps: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Maps (..., h, w) float32 or float64 upsampled to (..., H, W) as torch's CPU
-    ``F.interpolate(mode="bilinear", align_corners=False, antialias=False)``."""
+    ``F.interpolate(mode="bilinear", align_corners=False, antialias=False)``; maps already of
+    that size come back as they are (weights 1 and 0)."""
     dtype = maps.dtype.type
     height, width = int(size[0]), int(size[1])
+    if maps.shape[-2:] == (height, width):
+        return maps
     i0, i1, h0, h1 = axis_weights(maps.shape[-2], height, dtype)
     j0, j1, w0, w1 = axis_weights(maps.shape[-1], width, dtype)
     if height + width <= CHANNELS_LAST_MAX_SIZE:
@@ -96,7 +117,14 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 def postprocess(raw: np.ndarray, output_size: Sequence[int]) -> np.ndarray:
     """:func:`camrobust.cams.postprocess` of raw maps (..., h, w) -> (..., H, W) in [0, 1]:
     ReLU, per-map min-max ``(x - min) / (max - min + 1e-7)``, :func:`bilinear` upsampling,
-    min-max again. float32, or float64 for float64 raw maps."""
+    min-max again. float32, or float64 for float64 raw maps; computed a few maps at a time
+    (about ``BLOCK_PIXELS`` output pixels), which keeps the float64 intermediates in cache."""
     dtype = np.float64 if raw.dtype == np.float64 else np.float32
-    maps = _minmax(np.maximum(raw.astype(dtype, copy=False), dtype(0)))
-    return np.ascontiguousarray(_minmax(bilinear(maps, output_size)))
+    size = (int(output_size[0]), int(output_size[1]))
+    flat = raw.reshape(-1, *raw.shape[-2:])
+    out = np.empty((len(flat), *size), dtype)
+    step = max(1, BLOCK_PIXELS // (size[0] * size[1]))
+    for start in range(0, len(flat), step):
+        maps = _minmax(np.maximum(flat[start : start + step].astype(dtype, copy=False), dtype(0)))
+        out[start : start + step] = _minmax(bilinear(maps, size))
+    return out.reshape(*raw.shape[:-2], *size)
