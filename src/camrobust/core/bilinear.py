@@ -70,8 +70,9 @@ def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``a * b + c`` rounded once to the dtype of float32 or float64 operands of one dtype
-    (float64: when the product and ``c`` do not cancel beyond an exact difference, as here)."""
+    """``a * b + c`` rounded once, for float32 or float64 operands of one dtype (float64: the
+    product's and ``c``'s rounding errors are carried, and the tail rounded to odd; exact when
+    ``a * b`` and ``c`` have one sign or a difference without rounding error, as here)."""
     if a.dtype == np.float32:
         return _fma32(a, b, c)
     high, low = _two_product(a, b)
