@@ -3,7 +3,7 @@ image resolution.
 
 A raw map lives on the target layer's grid (h, w), after the ReLU (the edge map: the image's
 own resolution); the scores compare maps at image resolution in [0, 1], made from the raw maps by
-:func:`camrobust.cams.postprocess` (:func:`upsampled_maps`).
+:func:`camrobust.cams.postprocess`, computed without torch by :func:`upsampled_maps`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from camrobust import plugins
+from camrobust.core import bilinear
 from camrobust.core.conditions import flat, per_image
 
 
@@ -102,10 +103,8 @@ def edge_maps(images: np.ndarray) -> np.ndarray:
 
 
 def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
-    """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32, through
-    :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""
-    import torch
-
-    from camrobust import cams
-
-    return cams.postprocess(torch.from_numpy(raw), image_size).numpy()
+    """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32 (float64 for
+    float64 raw maps): ReLU, min-max, bilinear upsampling, min-max, in NumPy
+    (:func:`camrobust.core.bilinear.postprocess`, equal to the last bit to
+    :func:`camrobust.cams.postprocess` on the CPU)."""
+    return bilinear.postprocess(raw, image_size)

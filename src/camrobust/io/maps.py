@@ -29,5 +29,6 @@ def cam_attrs(method: str, image_size: Sequence[int]) -> dict[str, Any]:
 
 def pixel_maps(cam_store: zarr.Group, rows: slice | Sequence[int]) -> np.ndarray:
     """Image-resolution maps in [0, 1] (n, S, H, W) float32 of ``rows`` of a CAM store: the raw
-    maps through :func:`camrobust.cams.postprocess` (ReLU, min-max, bilinear upsampling)."""
+    maps post-processed as :func:`camrobust.cams.postprocess` does (ReLU, min-max, bilinear
+    upsampling), in NumPy (:func:`camrobust.core.maps.upsampled_maps`)."""
     return upsampled_maps(read_rows(cam_store["maps"], rows), cam_store.attrs["image_size"])
