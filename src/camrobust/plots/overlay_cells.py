@@ -42,7 +42,7 @@ def upsampling_factor(shape: Sequence[int], min_pixels: int = 256) -> int:
 def _outline(mask: np.ndarray, colour: tuple[float, float, float, float], min_pixels: int) -> np.ndarray:
     factor = upsampling_factor(mask.shape, min_pixels)
     upsampled = np.kron(mask, np.ones((factor, factor), dtype=mask.dtype))
-    layer = np.zeros((*upsampled.shape, 4))
+    layer = np.zeros((*upsampled.shape, 4), dtype=np.float32)
     layer[find_boundaries(upsampled, mode="inner")] = colour
     return layer
 
@@ -90,8 +90,8 @@ def composite_cell(image: np.ndarray, cam: np.ndarray, *layers: np.ndarray) -> n
     height, width = image.shape[:2]
     factor = layers[0].shape[0] // height if layers else 1
     pixels = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1).astype(np.float32) / 255.0
-    smooth = _bilinear(np.asarray(cam, dtype=np.float64), factor)
-    colours = colormaps[CAM_CMAP](np.clip(smooth, 0.0, 1.0))  # NaN -> the "bad" colour, alpha 0
+    smooth = _bilinear(np.asarray(cam, dtype=np.float32), factor)
+    colours = colormaps[CAM_CMAP](np.clip(smooth, 0.0, 1.0)).astype(np.float32)  # NaN: "bad" colour, alpha 0
     pixels += CAM_ALPHA * colours[..., 3:] * (colours[..., :3] - pixels)
     for layer in layers:
         pixels += layer[..., 3:] * (layer[..., :3] - pixels)
