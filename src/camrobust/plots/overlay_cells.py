@@ -1,8 +1,8 @@
 """Cells of the overlay figures: an image with its CAM on top, region boundaries, top regions.
 
 A cell is composited in NumPy into one RGB image (:func:`composite_cell`) and the cells of a figure
-are drawn on one Axes at fixed positions (:class:`CellGrid`): hundreds of Axes with four image
-layers each took most of the time of these figures.
+are drawn on one Axes at fixed positions (:class:`CellGrid`), so that grids of hundreds of cells
+draw in seconds.
 """
 
 from __future__ import annotations
