@@ -3,12 +3,14 @@ headline table and the verdicts; the drill-down and sensitivity pages hold their
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from docutils.core import publish_parts
 from jinja2 import Environment
+from PIL import Image
 
 from camrobust import plots
 from camrobust.pages import drilldown, html, landing, sensitivity
@@ -92,10 +94,18 @@ def test_the_drilldown_page_ties_each_picture_to_its_rbo() -> None:
         clean_classes=["square", "circle"],
         noisy_classes=["square", "star"],
     )
-    titles = [ax.get_title() for ax in figure.axes]
-    assert titles == ["clean: square", "noisy: square, r = 0.120", "clean: circle", "noisy: ≠ star, r = 0.340"]
+    texts = figure.axes[0].texts
+    assert [text.get_text() for text in texts] == [
+        *("clean: square", "noisy: square, r = 0.120", "image 001, severity 3"),
+        *("clean: circle", "noisy: ≠ star, r = 0.340", "image 002, severity 1"),
+    ]
+    assert texts[4].get_color() == plots.style.CHANGED_RED and texts[1].get_color() == "black"
+    assert len(figure.axes[0].images) == 4  # one composited picture per cell
     jpeg = html.figure_jpeg(figure)
     assert jpeg.startswith(b"\xff\xd8")  # a JPEG
+    with Image.open(io.BytesIO(jpeg)) as picture:  # saved as laid out, at html.JPEG_DPI
+        laid_out = figure.get_size_inches() * html.JPEG_DPI
+        assert np.abs(np.subtract(picture.size, laid_out)).max() < 1
     pairs = pd.DataFrame(
         {
             "set": ["preserving", "changing"],

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib import colormaps
 from PIL import Image
 
 from camrobust import plots, registry, vocabulary
 from camrobust.analysis.nonparametric import Bootstrap, Friedman, friedman
 from camrobust.analysis.robustness import NO_CHANGING, NO_PRESERVING
-from camrobust.plots import style
+from camrobust.plots import overlay_cells, style
 from camrobust.plots.robustness_heatmap import _short_reason
 
 CAMS = ["gradcam", "gradcampp", "eigencam"]
@@ -254,6 +255,53 @@ def test_cam_overlays_as_jpeg_matches_the_png(tmp_path: Path, monkeypatch: pytes
     # so at most 24 / sqrt(12) = 6.9 levels RMS per Y, Cb, Cr channel (uniform quantisation, no
     # chroma subsampling); the YCbCr -> RGB rows have norms <= 2.03 (B = Y + 1.772 Cb).
     assert np.sqrt((difference**2).mean()) < 2.03 * 24 / np.sqrt(12)
+
+
+def test_an_overlay_cell_is_composited_into_one_picture() -> None:
+    """Image and CAM blended at alpha 0.5, white boundaries at alpha 0.6 and the cyan top-region
+    outline over them, at the boundaries' 8x upsampling of a 16 px image."""
+    size = 16
+    image = np.full((size, size, 3), 100, dtype=np.uint8)
+    segments = np.where(np.arange(size)[None, :] < size // 2, 1, 2).repeat(size, axis=0).astype(np.int32)
+    cam = segments - 1.0  # 0 on the left region, 1 on the right one
+    boundaries = overlay_cells.boundary_layer(segments)
+    outline = overlay_cells.top_region_layer(cam, segments, top=1)
+    cell = overlay_cells.composite_cell(image, cam, boundaries, outline).astype(float)
+    assert cell.shape == (8 * size, 8 * size, 3)
+    # the regions' inner boundaries are columns 63 (left region) and 64 (right, the top region)
+    np.testing.assert_array_equal(cell[:, 64], np.tile([0.0, 255.0, 255.0], (8 * size, 1)))
+    under = overlay_cells.composite_cell(image, cam, np.zeros_like(boundaries)).astype(float)
+    np.testing.assert_allclose(cell[:, 63], 0.4 * under[:, 63] + 0.6 * 255, atol=1)
+    inferno = colormaps[style.CAM_CMAP]
+    np.testing.assert_allclose(cell[10, 100], 0.5 * 100 + 0.5 * 255 * np.array(inferno(1.0)[:3]), atol=1)
+    np.testing.assert_allclose(cell[10, 20], 0.5 * 100 + 0.5 * 255 * np.array(inferno(0.0)[:3]), atol=1)
+    # bilinear between the centres of input pixels 7 and 8 (output pixels 59.5 and 67.5), then coloured
+    ramp = np.clip((np.arange(56, 72) + 0.5) / 8 - 0.5 - 7, 0.0, 1.0)
+    np.testing.assert_allclose(under[10, 56:72], 0.5 * 100 + 0.5 * 255 * inferno(ramp)[:, :3], atol=1)
+
+
+def test_overlay_grids_are_laid_out_with_every_label_inside(tmp_path: Path) -> None:
+    inputs = overlay_inputs()
+    inputs["class_names"] = ["circle", "an exceptionally long class name", "star"]
+    plots.cam_overlays(
+        **inputs, path=tmp_path / "grid.png", title="t", rbo={c: np.ones((2, 2)) for c in ("gradcam", "eigencam")}
+    )
+    figure = plots.pair_overlays_figure(
+        inputs["clean_images"],
+        inputs["noisy_images"][:, 0],
+        inputs["clean_cams"]["gradcam"],
+        inputs["noisy_cams"]["gradcam"][:, 0],
+        np.zeros((2, 32, 32), dtype=np.int32),
+        rbo=[0.5, 0.25],
+        headers=["image 1, severity 1", "image 2, severity 1"],
+        clean_classes=["circle", "circle"],
+        noisy_classes=["circle", "an exceptionally long class name"],
+    )
+    figure.canvas.draw()
+    inside = figure.get_tightbbox().padded(-0.05)  # inches; the layout keeps 0.1 inch of padding
+    width, height = figure.get_size_inches()
+    assert inside.x0 >= 0 and inside.y0 >= 0 and inside.x1 <= width and inside.y1 <= height
+    assert isinstance(figure, style.ExactFigure)
 
 
 def test_cam_overlays_names_a_wrong_shape(tmp_path: Path) -> None:

@@ -83,10 +83,13 @@ def data_uri(data: bytes, mime: str) -> str:
 
 
 def figure_jpeg(figure: Figure) -> bytes:
-    """A figure of images as JPEG bytes (:data:`JPEG_DPI`, :data:`JPEG_QUALITY`), tight around its labels."""
+    """A figure of images as JPEG bytes (:data:`JPEG_DPI`, :data:`JPEG_QUALITY`), tight around its
+    labels unless laid out to its exact size (:func:`camrobust.plots.style.tight_bbox`)."""
+    from camrobust.plots.style import tight_bbox
+
     buffer = io.BytesIO()
     pil_kwargs = {"quality": JPEG_QUALITY, "subsampling": 0}
-    figure.savefig(buffer, format="jpeg", dpi=JPEG_DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs=pil_kwargs)
+    figure.savefig(buffer, format="jpeg", dpi=JPEG_DPI, pil_kwargs=pil_kwargs, **tight_bbox(figure))
     figure.clear()
     return buffer.getvalue()
 

@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-from camrobust.plots.overlay_cells import boundary_layer, overlay_cell
-from camrobust.plots.style import CAM_CMAP, CHANGED_RED, cam_colors, cam_label, new_figure, save
+from camrobust.plots.overlay_cells import CellGrid, boundary_layer, overlay_cell, spill
+from camrobust.plots.style import CAM_CMAP, CHANGED_RED, cam_colors, cam_label, save
+
+CELL = 1.16
+"""Side of a cell in inches."""
 
 
 def cam_overlays(
@@ -52,55 +56,74 @@ def cam_overlays(
         else [None] * n_images
     )
     colors = cam_colors(cams)
-    n_rows, n_cols = n_images * len(cams), 1 + len(severities)
-
-    figure = new_figure(1.2 + 1.45 * n_cols + 0.8, 0.9 + 1.55 * n_rows)
-    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    titles = [f"clean: {name}" for name in class_names] + [f"≠ {name}" for name in class_names]
+    side = spill(titles, CELL, fontsize=8, fontweight="bold")
+    grid = CellGrid(
+        rows=n_images * len(cams),
+        columns=1 + len(severities),
+        cell=CELL,
+        left=max(0.45, side + 0.1),
+        right=1.0 + side,
+        top=0.7,
+        bottom=0.1,
+        gap=max(0.6, 2 * side + 0.1),
+        title=0.4,
+    )
+    figure, ax = grid.figure()
     for k in range(n_images):
         clean_name = class_names[int(clean_pred[k])]
         for c, cam in enumerate(cams):
-            row = axes[k * len(cams) + c]
-            overlay_cell(row[0], clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k])
-            row[0].set_title(f"clean: {clean_name}", fontsize=8)
-            row[0].set_ylabel(f"image {ids[k]}\n{cam_label(cam)}", fontsize=8.5, color=colors[cam], fontweight="bold")
+            row = k * len(cams) + c
+            overlay_cell(ax, clean_images[k], np.asarray(clean_cams[cam])[k], boundaries[k], extent=grid.box(row, 0))
+            grid.cell_title(ax, row, 0, f"clean: {clean_name}", fontsize=8)
+            grid.row_label(
+                ax, row, f"image {ids[k]}\n{cam_label(cam)}", fontsize=8.5, color=colors[cam], fontweight="bold"
+            )
             for s in range(len(severities)):
-                overlay_cell(row[1 + s], noisy_images[k, s], np.asarray(noisy_cams[cam])[k, s], boundaries[k])
+                overlay_cell(
+                    ax,
+                    noisy_images[k, s],
+                    np.asarray(noisy_cams[cam])[k, s],
+                    boundaries[k],
+                    extent=grid.box(row, 1 + s),
+                )
                 predicted = int(noisy_pred[k, s])
                 changed = predicted != int(clean_pred[k])
                 label = f"{'≠ ' if changed else ''}{class_names[predicted]}"
                 if rbo is not None:
                     label += f"\nr = {float(np.asarray(rbo[cam])[k, s]):.2f}"
-                row[1 + s].set_title(
+                grid.cell_title(
+                    ax,
+                    row,
+                    1 + s,
                     label,
                     fontsize=8,
                     color=CHANGED_RED if changed else "black",
                     fontweight="bold" if changed else "normal",
                 )
-    for ax, header in zip(axes[0], ["clean", *(f"severity {severity}" for severity in severities)]):
-        ax.annotate(
-            header,
-            (0.5, 1.0),
-            xytext=(0, 24 if rbo is not None else 14),
-            xycoords="axes fraction",
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            fontweight="bold",
-        )
-    colorbar = figure.colorbar(
-        ScalarMappable(norm=Normalize(0.0, 1.0), cmap=CAM_CMAP),
-        ax=axes.ravel().tolist(),
-        shrink=min(0.9, 2.5 / n_rows),
-        aspect=30,
-        pad=0.02,
-    )
-    colorbar.set_label("CAM value (min-max normalised, 0–1)", fontsize=8.5)
+    grid.frame(ax)
+    for column, header in enumerate(["clean", *(f"severity {severity}" for severity in severities)]):
+        grid.cell_title(ax, 0, column, header, pad=(31 if rbo is not None else 22) / 72, fontsize=9, fontweight="bold")
+    _colour_bar(figure, grid, gap=side + 0.15)
     legend = "cell title = predicted class (red ≠ : differs from clean)" + (
         ", r = RBO of the pair" if rbo is not None else ""
     )
-    figure.suptitle(f"{title}\n{legend}", fontsize=10)
+    width, height = grid.size
+    figure.suptitle(f"{title}\n{legend}", fontsize=10, x=0.5, y=1.0 - 0.1 / height, va="top")
     save(figure, path)
+
+
+def _colour_bar(figure: Figure, grid: CellGrid, *, gap: float) -> None:
+    """The CAM colour bar ``gap`` inches right of the grid, centred on it, as long as 2.5 rows
+    (at most 90 % of it)."""
+    width, height = grid.size
+    cells = height - grid.top - grid.bottom
+    length = min(0.9, 2.5 / grid.rows) * cells
+    left = grid.box(0, grid.columns - 1)[1] + gap
+    bottom = grid.bottom + (cells - length) / 2
+    cax = figure.add_axes((left / width, bottom / height, length / 30 / width, length / height))
+    colorbar = figure.colorbar(ScalarMappable(norm=Normalize(0.0, 1.0), cmap=CAM_CMAP), cax=cax)
+    colorbar.set_label("CAM value (min-max normalised, 0–1)", fontsize=8.5)
 
 
 def _check_overlay_shapes(

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from camrobust.plots.overlay_cells import boundary_layer, overlay_cell, top_region_layer
-from camrobust.plots.style import CHANGED_RED, new_figure
+from camrobust.plots.overlay_cells import CellGrid, boundary_layer, overlay_cell, spill, top_region_layer
+from camrobust.plots.style import CHANGED_RED
 
 TOP_REGIONS = 3
 """Regions outlined per CAM: the top of the ranking RBO weighs most."""
+CELL = 1.8
+"""Side of a cell in inches."""
 
 
 def pair_overlays_figure(
@@ -36,23 +38,36 @@ def pair_overlays_figure(
     n_pairs = len(rbo)
     if n_pairs == 0:
         raise ValueError("no pairs to draw")
-    figure = new_figure(4.4, 0.5 + 2.0 * n_pairs)
-    axes = figure.subplots(n_pairs, 2, squeeze=False)
+    changed = [noisy != clean for clean, noisy in zip(clean_classes, noisy_classes)]
+    titles = [
+        [
+            f"clean: {clean_classes[row]}",
+            f"noisy: {'≠ ' if changed[row] else ''}{noisy_classes[row]}, r = {rbo[row]:.3f}",
+        ]
+        for row in range(n_pairs)
+    ]
+    side = spill([title for pair in titles for title in pair], CELL, fontsize=8)
+    grid = CellGrid(
+        rows=n_pairs,
+        columns=2,
+        cell=CELL,
+        left=max(0.3, side + 0.1),
+        right=side + 0.1,
+        top=0.1,
+        bottom=0.1,
+        gap=max(0.4, 2 * side + 0.1),
+        title=0.28,
+    )
+    figure, ax = grid.figure()
     for row in range(n_pairs):
-        boundaries = boundary_layer(np.asarray(segments[row]))
-        clean_ax, noisy_ax = axes[row]
-        overlay_cell(clean_ax, clean_images[row], clean_maps[row], boundaries)
-        overlay_cell(noisy_ax, noisy_images[row], noisy_maps[row], boundaries)
-        for ax, cam in ((clean_ax, clean_maps[row]), (noisy_ax, noisy_maps[row])):
-            height, width = cam.shape
-            extent = (-0.5, width - 0.5, height - 0.5, -0.5)
-            ax.imshow(top_region_layer(cam, np.asarray(segments[row]), top), interpolation="nearest", extent=extent)
-        changed = noisy_classes[row] != clean_classes[row]
-        clean_ax.set_title(f"clean: {clean_classes[row]}", fontsize=8)
-        noisy_ax.set_title(
-            f"noisy: {'≠ ' if changed else ''}{noisy_classes[row]}, r = {rbo[row]:.3f}",
-            fontsize=8,
-            color=CHANGED_RED if changed else "black",
-        )
-        clean_ax.set_ylabel(headers[row], fontsize=7.5)
+        regions = np.asarray(segments[row])
+        boundaries = boundary_layer(regions)
+        pictures = ((clean_images[row], clean_maps[row]), (noisy_images[row], noisy_maps[row]))
+        for column, (image, cam) in enumerate(pictures):
+            outline = top_region_layer(np.asarray(cam), regions, top)
+            overlay_cell(ax, image, cam, boundaries, outline=outline, extent=grid.box(row, column))
+        grid.cell_title(ax, row, 0, titles[row][0], fontsize=8)
+        grid.cell_title(ax, row, 1, titles[row][1], fontsize=8, color=CHANGED_RED if changed[row] else "black")
+        grid.row_label(ax, row, headers[row], fontsize=7.5)
+    grid.frame(ax)
     return figure

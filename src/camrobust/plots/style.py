@@ -8,7 +8,8 @@
 - a figure that cannot be drawn is replaced by one that says why (:func:`message_figure`);
 - figures are pyplot-free (no global figure registry: nothing stays open after saving) and are
   saved as 150 dpi PNGs, or 100 dpi JPEGs where the path ends in ``.jpg`` (:func:`save`), tight
-  around every label, also when a notebook user calls ``savefig`` (:class:`TightFigure`);
+  around every label, also when a notebook user calls ``savefig`` (:class:`TightFigure`), except
+  the image grids, laid out to their exact size (:class:`ExactFigure`);
 - for papers, :func:`also_saving` makes :func:`save` write SVG and PDF copies beside each file.
 """
 
@@ -117,11 +118,24 @@ class TightFigure(Figure):
         super().savefig(fname, *args, **kwargs)
 
 
-def new_figure(width: float, height: float, *, constrained: bool = True) -> TightFigure:
-    """Pyplot-free figure rendered by Agg (nothing to close, no global state), saved tight."""
-    figure = TightFigure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
+class ExactFigure(Figure):
+    """A Figure laid out to its exact size, every label inside: saved as it is, without the tight
+    bounding box (which draws the whole figure twice)."""
+
+
+def new_figure(width: float, height: float, *, constrained: bool = True, exact: bool = False) -> Figure:
+    """Pyplot-free figure rendered by Agg (nothing to close, no global state), saved tight, or
+    saved as it is where its layout is ``exact`` (:class:`ExactFigure`)."""
+    kind = ExactFigure if exact else TightFigure
+    figure = kind(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
     FigureCanvasAgg(figure)
     return figure
+
+
+def tight_bbox(figure: Figure) -> dict[str, Any]:
+    """The ``savefig`` arguments that make ``figure`` tight around every label (0.1 inch padding);
+    none for an :class:`ExactFigure`."""
+    return {} if isinstance(figure, ExactFigure) else {"bbox_inches": "tight", "pad_inches": 0.1}
 
 
 @contextmanager
@@ -140,7 +154,7 @@ def also_saving(formats: Iterable[str]) -> Iterator[None]:
 
 
 def save(figure: Figure, path: str | Path) -> None:
-    """Write ``figure`` at ``path`` (parents created), tight around every label: PNG at DPI, or
+    """Write ``figure`` at ``path`` (parents created), tight around every label (:func:`tight_bbox`): PNG at DPI, or
     for a ``.jpg`` path JPEG at JPEG_DPI, the format for grids of photos and noise (PNG stores
     those at about twice the size); inside :func:`also_saving`, SVG / PDF copies beside it."""
     target = Path(path)
@@ -148,11 +162,11 @@ def save(figure: Figure, path: str | Path) -> None:
     if target.suffix == ".jpg":
         # full-resolution colour (no 4:2:0 chroma subsampling): red labels and thin lines stay sharp
         pil_kwargs = {"quality": JPEG_QUALITY, "subsampling": 0}
-        figure.savefig(target, format="jpeg", dpi=JPEG_DPI, bbox_inches="tight", pad_inches=0.1, pil_kwargs=pil_kwargs)
+        figure.savefig(target, format="jpeg", dpi=JPEG_DPI, pil_kwargs=pil_kwargs, **tight_bbox(figure))
     else:
-        figure.savefig(target, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1)
+        figure.savefig(target, format="png", dpi=DPI, **tight_bbox(figure))
     for extension in _ALSO.get():
-        figure.savefig(target.with_suffix(f".{extension}"), format=extension, bbox_inches="tight", pad_inches=0.1)
+        figure.savefig(target.with_suffix(f".{extension}"), format=extension, **tight_bbox(figure))
     figure.clear()
 
 
