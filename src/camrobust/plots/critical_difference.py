@@ -12,6 +12,7 @@ written under the title.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from camrobust import vocabulary
-from camrobust.analysis.nonparametric import Friedman, nemenyi_groups
 from camrobust.plots.style import cam_colors, cam_label, message_figure, new_figure, noise_label, save
+
+if TYPE_CHECKING:
+    from camrobust.analysis.nonparametric import Friedman
 
 MIN_BAR = 0.06
 """Half-width (in ranks) of a group bar whose members share one rank, so it stays visible."""
@@ -62,6 +65,8 @@ def _draw(ranking: Friedman, problem: str | None, title: str) -> Figure:
     if problem is not None:
         return message_figure(title, f"No critical-difference diagram.\n{problem}")
     ranks = ranking.ranks.sort_values(kind="stable")
+    from camrobust.analysis.nonparametric import nemenyi_groups  # scipy.stats: only where a diagram is drawn
+
     groups = nemenyi_groups(ranking.ranks, ranking.nemenyi, ranking.alpha)
     k = len(ranks)
     half = (k + 1) // 2
