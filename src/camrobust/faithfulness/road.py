@@ -27,11 +27,12 @@ percentage) on the CPU bounds the run time: 2 x 9 systems of up to 0.9 P unknown
 the default percentages, 0.04-0.2 s each at 224 px (the larger the removed share and the more
 compact the removed region, the more fill-in). The factorisation uses the matrix's symmetry
 (minimum-degree ordering of A + A^T, no pivoting, which a positive definite matrix does not
-need): 1.5-1.9x faster than SuperLU's general default, the same solution up to float64 rounding. The systems are built vectorised (the reference
-fills a LIL matrix, about as slow as its solve) and the model forwards are batched over (image,
-mode, percentage) on the inputs' device, ``batch_size`` per forward; so ROAD runs level with the
-reference to about twice its speed on the CPU (0.9-2.7x measured at 224 px on ResNet-18/50,
-benchmarks/trust_throughput.py), and on a GPU the solves remain on the CPU. pytorch-grad-cam's ROADMostRelevantFirst(100 - q) /
+need): 1.5-1.9x faster than SuperLU's general default, the same solution up to float64
+rounding. The systems are built vectorised (the reference fills a LIL matrix, about as slow as
+its solve) and the model forwards are batched over (image, mode, percentage) on the inputs'
+device, ``batch_size`` per forward; so ROAD runs about twice as fast as the reference on the CPU
+(2.2-2.4x measured at 224 px on ResNet-18/50, benchmarks/trust_throughput.py), and on a GPU the
+solves remain on the CPU. pytorch-grad-cam's ROADMostRelevantFirst(100 - q) /
 ROADLeastRelevantFirst(100 - q) with the same imputer compute the same values on maps without ties.
 """
 
