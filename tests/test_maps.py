@@ -1,4 +1,5 @@
-"""Stored maps at image resolution without torch: core.bilinear against cams.postprocess."""
+"""Stored maps at image resolution: core.bilinear (NumPy) against cams.postprocess (torch), and
+which of them a job takes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import torch
 
 from camrobust import cams
 from camrobust.core import bilinear
-from camrobust.core.maps import upsampled_maps
 from tests.workflow import REPO
 
 # (raw grid, image size): torch's channels-last kernel (H + W <= 128) and its generic one, square
@@ -44,7 +44,7 @@ def test_numpy_maps_equal_torch_postprocess_to_the_bit(
     # 40 maps (more than one block of 64 x 64), negative values (the ReLU) and scales apart.
     raw = (rng.standard_normal((8, 5, *grid)) * 10.0 ** rng.integers(-4, 4, (8, 5, 1, 1))).astype(dtype)
     expected = cams.postprocess(torch.from_numpy(raw), size).numpy()
-    got = upsampled_maps(raw, size)
+    got = bilinear.postprocess(raw, size)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     assert got.tobytes() == np.ascontiguousarray(expected).tobytes()
 
@@ -52,9 +52,11 @@ def test_numpy_maps_equal_torch_postprocess_to_the_bit(
 def test_one_map_and_float16_maps_as_torch() -> None:
     raw = np.random.default_rng(0).random((7, 7), dtype=np.float32)
     expected = cams.postprocess(torch.from_numpy(raw), (64, 64)).numpy()
-    assert upsampled_maps(raw, (64, 64)).tobytes() == expected.tobytes()
+    assert bilinear.postprocess(raw, (64, 64)).tobytes() == expected.tobytes()
     half = raw.astype(np.float16)[None]
-    assert np.array_equal(upsampled_maps(half, (30, 200)), cams.postprocess(torch.from_numpy(half), (30, 200)).numpy())
+    assert np.array_equal(
+        bilinear.postprocess(half, (30, 200)), cams.postprocess(torch.from_numpy(half), (30, 200)).numpy()
+    )
 
 
 def round_float32(x: Fraction) -> np.float32:
@@ -84,18 +86,25 @@ def test_fma_rounds_once() -> None:
         assert np.array_equal(got, np.array(rounded, dtype))
 
 
-def test_reading_scores_and_maps_imports_no_torch() -> None:
+@pytest.mark.parametrize(("threshold", "imports_torch"), [(None, False), (1, True)])
+def test_a_job_imports_torch_only_for_maps_that_repay_it(threshold: int | None, imports_torch: bool) -> None:
+    """A small store's maps are upsampled in NumPy (no torch in the process); past the threshold
+    of output pixels, by torch, with the same bits."""
     code = (
         "import sys\n"
         "import numpy as np, zarr\n"
+        "from camrobust.core import bilinear, maps\n"
         "from camrobust.stages import score\n"
         "from camrobust.io.maps import cam_attrs, pixel_maps\n"
-        "group = zarr.group()\n"
-        "group.create_array('maps', data=np.random.default_rng(0).random((3, 2, 7, 7), dtype=np.float32))\n"
+        + (f"maps.TORCH_UPSAMPLING_PIXELS = {threshold}\n" if threshold else "")
+        + "group = zarr.group()\n"
+        "raw = np.random.default_rng(0).random((3, 2, 7, 7), dtype=np.float32)\n"
+        "group.create_array('maps', data=raw)\n"
         "group.attrs.update(cam_attrs('gradcam', (64, 64)))\n"
-        "assert pixel_maps(group, [2, 0]).shape == (2, 2, 64, 64)\n"
+        "got = pixel_maps(group, [2, 0])\n"
+        "assert got.tobytes() == bilinear.postprocess(raw[[2, 0]], (64, 64)).tobytes()\n"
         "print('torch' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == str(imports_torch)

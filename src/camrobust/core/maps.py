@@ -3,11 +3,13 @@ image resolution.
 
 A raw map lives on the target layer's grid (h, w), after the ReLU (the edge map: the image's
 own resolution); the scores compare maps at image resolution in [0, 1], made from the raw maps by
-:func:`camrobust.cams.postprocess`, computed without torch by :func:`upsampled_maps`.
+:func:`camrobust.cams.postprocess` (:func:`upsampled_maps`: in NumPy for small jobs, which then
+need no torch, with the same bits).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,9 +104,22 @@ def edge_maps(images: np.ndarray) -> np.ndarray:
     return per_image(raw.clamp_min(0).float().numpy(), images.shape[1])
 
 
-def upsampled_maps(raw: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
+TORCH_UPSAMPLING_PIXELS = 100_000_000
+"""Output pixels of a job's maps from which :func:`upsampled_maps` imports torch: NumPy's exact
+emulation of torch's kernel costs 10-30 ns more per output pixel (0.6 ms more per 224 px map),
+torch's import about 2 s once per process."""
+
+
+def upsampled_maps(raw: np.ndarray, image_size: Sequence[int], *, job_pixels: int = 0) -> np.ndarray:
     """Raw maps (..., h, w) as image-resolution maps (..., H, W) in [0, 1], float32 (float64 for
-    float64 raw maps): ReLU, min-max, bilinear upsampling, min-max, in NumPy
-    (:func:`camrobust.core.bilinear.postprocess`, equal to the last bit to
-    :func:`camrobust.cams.postprocess` on the CPU)."""
-    return bilinear.postprocess(raw, image_size)
+    float64 raw maps): ReLU, min-max, bilinear upsampling, min-max. Computed by
+    :func:`camrobust.cams.postprocess` on the CPU when torch is imported already or the job's maps
+    hold at least :data:`TORCH_UPSAMPLING_PIXELS` output pixels (``job_pixels``), else in NumPy
+    (:func:`camrobust.core.bilinear.postprocess`): the same bits either way, only the speed differs."""
+    if "torch" not in sys.modules and job_pixels < TORCH_UPSAMPLING_PIXELS:
+        return bilinear.postprocess(raw, image_size)
+    import torch
+
+    from camrobust import cams
+
+    return cams.postprocess(torch.from_numpy(np.ascontiguousarray(raw)), image_size).numpy()

@@ -30,5 +30,9 @@ def cam_attrs(method: str, image_size: Sequence[int]) -> dict[str, Any]:
 def pixel_maps(cam_store: zarr.Group, rows: slice | Sequence[int]) -> np.ndarray:
     """Image-resolution maps in [0, 1] (n, S, H, W) float32 of ``rows`` of a CAM store: the raw
     maps post-processed as :func:`camrobust.cams.postprocess` does (ReLU, min-max, bilinear
-    upsampling), in NumPy (:func:`camrobust.core.maps.upsampled_maps`)."""
-    return upsampled_maps(read_rows(cam_store["maps"], rows), cam_store.attrs["image_size"])
+    upsampling), by :func:`camrobust.core.maps.upsampled_maps`, which takes torch's kernel only
+    when the whole store's maps are large enough to repay its import."""
+    maps = cam_store["maps"]
+    height, width = cam_store.attrs["image_size"]
+    job_pixels = int(np.prod(maps.shape[:-2])) * int(height) * int(width)
+    return upsampled_maps(read_rows(maps, rows), (height, width), job_pixels=job_pixels)
