@@ -27,7 +27,7 @@ percentage) on the CPU bounds the run time: 2 x 9 systems of up to 0.9 P unknown
 the default percentages, 0.04-0.2 s each at 224 px (the larger the removed share and the more
 compact the removed region, the more fill-in). The factorisation uses the matrix's symmetry
 (minimum-degree ordering of A + A^T, no pivoting, which a positive definite matrix does not
-need): 1.5-1.9x faster than SuperLU's general default, the same solution up to float64
+need): 1.5-1.7x faster than SuperLU's general default, the same solution up to float64
 rounding. The systems are built vectorised (the reference fills a LIL matrix, about as slow as
 its solve) and the model forwards are batched over (image, mode, percentage) on the inputs'
 device, ``batch_size`` per forward; so ROAD runs about twice as fast as the reference on the CPU
