@@ -21,6 +21,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 from skimage.segmentation import find_boundaries
 
+from camrobust.core.bilinear import bilinear
 from camrobust.plots.style import CAM_CMAP, new_figure
 
 TOP_REGION_COLOUR = (0.0, 1.0, 1.0, 1.0)
@@ -70,27 +71,14 @@ def top_region_layer(cam: np.ndarray, segments: np.ndarray, top: int, min_pixels
     return _outline(np.isin(segments, order).astype(np.int32), TOP_REGION_COLOUR, min_pixels)
 
 
-def _bilinear(values: np.ndarray, factor: int) -> np.ndarray:
-    """``values`` (H,W) upsampled ``factor`` times by linear interpolation between pixel centres
-    (edges held), as matplotlib's bilinear interpolation draws them."""
-    for axis in (0, 1):
-        size = values.shape[axis]
-        centres = np.clip((np.arange(size * factor) + 0.5) / factor - 0.5, 0, size - 1)
-        low = np.floor(centres).astype(int)
-        high = np.minimum(low + 1, size - 1)
-        weight = np.expand_dims(centres - low, 1 - axis)
-        values = np.take(values, low, axis=axis) * (1 - weight) + np.take(values, high, axis=axis) * weight
-    return values
-
-
 def composite_cell(image: np.ndarray, cam: np.ndarray, *layers: np.ndarray) -> np.ndarray:
     """One uint8 RGB picture of a cell: the image (uint8 (H,W,3), nearest-upsampled), its CAM (in
-    [0, 1], bilinear-upsampled, then coloured) at alpha 0.5 and the RGBA ``layers`` over it in order,
+    [0, 1], upsampled by the scores' half-pixel bilinear kernel, then coloured) at alpha 0.5 and the RGBA ``layers`` over it in order,
     at the layers' size (F*H, F*W) or the image's size without layers."""
     height, width = image.shape[:2]
     factor = layers[0].shape[0] // height if layers else 1
     pixels = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1).astype(np.float32) / 255.0
-    smooth = _bilinear(np.asarray(cam, dtype=np.float32), factor)
+    smooth = bilinear(np.asarray(cam, dtype=np.float32), (factor * height, factor * width))
     colours = colormaps[CAM_CMAP](np.clip(smooth, 0.0, 1.0)).astype(np.float32)  # NaN: "bad" colour, alpha 0
     pixels += CAM_ALPHA * colours[..., 3:] * (colours[..., :3] - pixels)
     for layer in layers:
