@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,6 @@ from camrobust.io.chunks import CHUNK_SIZE, image_chunks
 from camrobust.io.images import image_ids
 from camrobust.io.store import open_store, store_writer
 from camrobust.io.tables import ParquetAppender
-
-if TYPE_CHECKING:
-    pass
 
 PathLike = str | os.PathLike[str]
 MASK_DIMS = ("image", "y", "x")
